@@ -1,0 +1,31 @@
+# vlmrec: which item features make multimodal recommenders best?
+#   snakemake --cores all                                  # the paper's experiment (config/config.yaml)
+#   snakemake --cores all --configfile config/demo.yaml    # the embedded demo
+# This file stays thin: configuration, validation, the stage files and the target rule.
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+# A --configfile replaces the paper's config instead of being deep-merged into it (a merge would
+# add the paper's datasets to the demo's).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+validate(config, "config/schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_targets(),

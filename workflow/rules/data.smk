@@ -1,0 +1,1 @@
+# Stage: data (rules are added here)

@@ -1,0 +1,1 @@
+# Stage: features (rules are added here)
