@@ -12,7 +12,7 @@ min_version("9.0")
 # add the paper's datasets to the demo's).
 if not workflow.overwrite_configfiles:
 
-    configfile: "config/config.yaml"
+    configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 validate(config, "config/schema.yaml")
