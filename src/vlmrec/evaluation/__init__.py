@@ -1,0 +1,1 @@
+"""vlmrec.evaluation."""
