@@ -18,6 +18,10 @@ if not workflow.overwrite_configfiles:
 validate(config, "config/schema.yaml")
 
 
+# `snakemake --report results/report.html`: the workflow description on the report's front page.
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"

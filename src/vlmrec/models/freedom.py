@@ -1,0 +1,141 @@
+"""FREEDOM (Zhou & Shen, MM'23) as MMRec implements it (``../shared/reference/mmrec-protocol.md`` section 3).
+
+Frozen item-item kNN graph (binary, row-normalised, 0.1*image + 0.9*text) propagating the item ID
+embeddings once, a 2-layer LightGCN on the symmetric user-item graph, degree-sensitive edge pruning
+resampled every epoch, and BPR plus ``reg_weight`` times the modality BPR terms. Differences from
+MMRec (all result-preserving or documented in docs/models.md): sparse block-wise kNN, no stale
+on-disk graph cache, and the modality terms are skipped when ``reg_weight == 0`` (their gradients would
+be exactly zero, so Adam leaves the parameters unchanged either way).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from vlmrec.models import graphs
+from vlmrec.models.base import InteractionData, Recommender
+from vlmrec.models.registry import register
+
+
+@register("freedom")
+class Freedom(Recommender):
+    defaults: ClassVar[dict[str, Any]] = {
+        "embedding_size": 64,
+        "feat_embed_dim": 64,
+        "knn_k": 10,
+        "mm_image_weight": 0.1,
+        "n_mm_layers": 1,
+        "n_ui_layers": 2,
+        "dropout": 0.8,
+        "reg_weight": 0.0,
+        "learning_rate": 0.001,
+        "knn_block_rows": graphs.DEFAULT_BLOCK_ROWS,
+    }
+
+    def __init__(
+        self,
+        data: InteractionData,
+        features: dict[str, torch.Tensor] | None,
+        params: dict[str, Any],
+        device: torch.device,
+    ) -> None:
+        super().__init__(data, features, params, device)
+        p = self.params
+        slots = graphs.modality_slots(features, self.name)
+        self._init_parameters(slots)
+        self._init_graphs(data, slots)
+        self.masked_adj: torch.Tensor | None = None
+        self._eval_users: torch.Tensor | None = None
+        self._eval_items: torch.Tensor | None = None
+        self.reg_weight = float(p["reg_weight"])
+
+    # -----------------------------------------------------------------------------------------
+    def _init_parameters(self, slots: dict[str, torch.Tensor]) -> None:
+        """Created on CPU in MMRec's RNG order: Embedding(U), Embedding(I), xavier(U), xavier(I), Linears."""
+        dim, feat_dim = int(self.params["embedding_size"]), int(self.params["feat_embed_dim"])
+        self.user_embedding = nn.Embedding(self.n_users, dim)
+        self.item_id_embedding = nn.Embedding(self.n_items, dim)
+        nn.init.xavier_uniform_(self.user_embedding.weight)
+        nn.init.xavier_uniform_(self.item_id_embedding.weight)
+        self.image_embedding = self.image_trs = self.text_embedding = self.text_trs = None
+        for slot in (graphs.IMAGE_SLOT, graphs.TEXT_SLOT):  # image first, as in MMRec
+            if slot not in slots:
+                continue
+            feat = slots[slot]
+            if feat.shape[0] != self.n_items:
+                raise ValueError(
+                    f"models.{self.name}: {slot} features have {feat.shape[0]} rows, expected n_items={self.n_items}"
+                )
+            setattr(self, f"{slot}_embedding", nn.Embedding.from_pretrained(feat.clone(), freeze=False))
+            setattr(self, f"{slot}_trs", nn.Linear(feat.shape[1], feat_dim))
+
+    def _init_graphs(self, data: InteractionData, slots: dict[str, torch.Tensor]) -> None:
+        p, dev = self.params, self.device
+        self.norm_adj = graphs.ui_sym_norm(self.n_users, self.n_items, data.train_users, data.train_items, dev)
+        # MMRec's edge order for torch.multinomial comes from SciPy's COO (item-major with the
+        # SciPy of its pinned environment); sorting makes ours independent of the input order.
+        users = torch.as_tensor(data.train_users, dtype=torch.int64)
+        items = torch.as_tensor(data.train_items, dtype=torch.int64)
+        order = torch.argsort(users + items * self.n_users, stable=True)
+        self.edge_users, self.edge_items = users[order].to(dev), items[order].to(dev)
+        self.edge_values = graphs.edge_norm_values(
+            self.edge_users, self.edge_items, self.n_users, self.n_items
+        )
+        on_device = {slot: x.to(dev) for slot, x in slots.items()}
+        self.mm_adj = graphs.freedom_mm_adj(
+            on_device, int(p["knn_k"]), float(p["mm_image_weight"]), int(p["knn_block_rows"])
+        )
+
+    # -----------------------------------------------------------------------------------------
+    def pre_epoch(self, epoch: int) -> None:
+        """Resample the pruned training graph (consumes torch's RNG, like MMRec's pre_epoch_processing)."""
+        dropout = float(self.params["dropout"])
+        if dropout <= 0.0:
+            self.masked_adj = self.norm_adj
+            return
+        self.masked_adj = graphs.pruned_ui_graph(
+            self.edge_users, self.edge_items, self.edge_values, dropout, self.n_users, self.n_items
+        )
+
+    def forward(self, adj: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.item_id_embedding.weight
+        for _ in range(int(self.params["n_mm_layers"])):
+            h = torch.sparse.mm(self.mm_adj, h)
+        ego = torch.cat([self.user_embedding.weight, self.item_id_embedding.weight], dim=0)
+        mean = graphs.lightgcn_propagate(adj, ego, int(self.params["n_ui_layers"]))
+        users, items = torch.split(mean, [self.n_users, self.n_items], dim=0)
+        return users, items + h
+
+    def loss(
+        self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, batch_index: int
+    ) -> torch.Tensor:
+        if self.masked_adj is None:
+            raise RuntimeError("FREEDOM.loss called before pre_epoch(): the pruned graph is not sampled yet")
+        user_all, item_all = self.forward(self.masked_adj)
+        u = user_all[users]
+        loss = graphs.bpr_loss(u, item_all[pos], item_all[neg])
+        if self.reg_weight == 0.0:
+            return loss
+        text_loss: torch.Tensor | float = 0.0
+        image_loss: torch.Tensor | float = 0.0
+        if self.text_embedding is not None:
+            text = self.text_trs(self.text_embedding.weight)
+            text_loss = graphs.bpr_loss(u, text[pos], text[neg])
+        if self.image_embedding is not None:
+            image = self.image_trs(self.image_embedding.weight)
+            image_loss = graphs.bpr_loss(u, image[pos], image[neg])
+        return loss + self.reg_weight * (text_loss + image_loss)
+
+    @torch.no_grad()
+    def prepare_eval(self) -> None:
+        """Full (unpruned) graph, once per evaluation."""
+        self._eval_users, self._eval_items = self.forward(self.norm_adj)
+
+    @torch.no_grad()
+    def score_users(self, users: torch.Tensor) -> torch.Tensor:
+        if self._eval_users is None or self._eval_items is None:
+            self.prepare_eval()
+        return self._eval_users[users] @ self._eval_items.t()

@@ -1,0 +1,277 @@
+"""The ONE graph module shared by FREEDOM, LATTICE and LightGCN: kNN item graphs and user-item graphs.
+
+Everything here is sparse. Item-item kNN graphs are computed in row blocks (``block_rows`` rows of the
+cosine matrix at a time), and only the top-k of each row is kept, so a 63,000-item catalogue never
+holds an ``n_items x n_items`` matrix. The numerics follow MMRec (``../shared/reference/mmrec-protocol.md``
+sections 3 and 4): the same epsilons, the same float32/float64 steps and the same order of additions
+where it matters, so the graphs agree with MMRec's dense ones up to float rounding of row sums.
+
+A graph is handled as an :class:`Entries` triple (rows, cols, values) while it is being assembled
+(values may carry autograd for LATTICE's learned graph) and turned into a coalesced CSR tensor for
+``torch.sparse.mm`` with :func:`to_csr`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+# CSR support is "beta" in torch; the ops used here (construction, spmm forward/backward) are stable.
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+
+DEFAULT_BLOCK_ROWS = 1024
+# MMRec's epsilon added to degrees before the inverse square root (FREEDOM and its UI graph).
+DEGREE_EPS = 1e-7
+IMAGE_SLOT = "image"
+TEXT_SLOT = "text"
+
+
+class Entries(NamedTuple):
+    """A sparse matrix as (row, col, value) triples; duplicates allowed until :func:`coalesce`."""
+
+    rows: torch.Tensor  # int64 [nnz]
+    cols: torch.Tensor  # int64 [nnz]
+    values: torch.Tensor  # float [nnz]
+    shape: tuple[int, int]
+
+    def scaled(self, factor: float | torch.Tensor) -> Entries:
+        return Entries(self.rows, self.cols, factor * self.values, self.shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# Modalities.
+def modality_slots(features: dict[str, torch.Tensor] | None, model: str) -> dict[str, torch.Tensor]:
+    """Map a feature set onto MMRec's two slots: ``image`` (v_feat) and ``text`` (t_feat).
+
+    ``image`` + ``text`` fill both slots. A single modality of any other name (``fused`` from the
+    prompt strategies, ``dual_concat``) takes the text slot's role; with one modality the slot only
+    decides parameter names, because MMRec's one-modality code paths are symmetric.
+    """
+    if not features:
+        raise ValueError(f"models.{model}: needs item features (a feature set with 1 or 2 modalities)")
+    names = sorted(features)
+    tensors = {name: torch.as_tensor(value, dtype=torch.float32) for name, value in features.items()}
+    if names == [IMAGE_SLOT, TEXT_SLOT]:
+        return {IMAGE_SLOT: tensors[IMAGE_SLOT], TEXT_SLOT: tensors[TEXT_SLOT]}
+    if len(names) == 1:
+        slot = IMAGE_SLOT if names[0] == IMAGE_SLOT else TEXT_SLOT
+        return {slot: tensors[names[0]]}
+    raise ValueError(
+        f"models.{model}: feature modalities {names} not supported; "
+        "use one modality of any name, or exactly 'image' + 'text'"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Block-wise cosine kNN.
+def l2_normalize_rows(x: torch.Tensor) -> torch.Tensor:
+    """Rows divided by their L2 norm (MMRec's ``build_sim``); all-zero rows stay zero instead of NaN."""
+    return x / torch.norm(x, p=2, dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+def knn_topk(
+    x: torch.Tensor, k: int, block_rows: int = DEFAULT_BLOCK_ROWS
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-k cosine neighbours of every row of ``x`` (self included), computed ``block_rows`` rows at a time.
+
+    Returns (values [n, k], indices [n, k]) exactly as ``torch.topk(cos_sim(x), k, dim=-1)`` on the
+    dense matrix would. Values keep autograd when ``x`` requires grad: topk's backward only stores
+    indices, so no block of the similarity matrix outlives its loop iteration.
+    """
+    n = x.shape[0]
+    k = min(k, n)
+    xn = l2_normalize_rows(x)
+    values, indices = [], []
+    for start in range(0, n, max(1, block_rows)):
+        sim = xn[start : start + block_rows] @ xn.t()
+        val, ind = torch.topk(sim, k, dim=-1)
+        values.append(val)
+        indices.append(ind)
+        del sim
+    return torch.cat(values), torch.cat(indices)
+
+
+def knn_entries(x: torch.Tensor, k: int, block_rows: int = DEFAULT_BLOCK_ROWS) -> Entries:
+    """The weighted kNN matrix (cosine values kept, LATTICE's ``build_knn_neighbourhood``) as entries."""
+    values, indices = knn_topk(x, k, block_rows)
+    n, kk = indices.shape
+    rows = torch.arange(n, device=x.device).repeat_interleave(kk)
+    return Entries(rows, indices.reshape(-1), values.reshape(-1), (n, n))
+
+
+# ---------------------------------------------------------------------------------------------
+# Sparse helpers.
+def coalesce(entries: Entries) -> Entries:
+    """Sum duplicate (row, col) entries, sorted row-major. Differentiable in the values; deterministic."""
+    n_cols = entries.shape[1]
+    keys = entries.rows * n_cols + entries.cols
+    unique, inverse = torch.unique(keys, sorted=True, return_inverse=True)
+    values = torch.zeros(unique.numel(), dtype=entries.values.dtype, device=entries.values.device)
+    values = values.index_add(0, inverse, entries.values)
+    return Entries(unique // n_cols, unique % n_cols, values, entries.shape)
+
+
+def concat(*parts: Entries) -> Entries:
+    """Entries of the sum of same-shaped matrices (duplicates are summed later by :func:`coalesce`)."""
+    return Entries(
+        torch.cat([p.rows for p in parts]),
+        torch.cat([p.cols for p in parts]),
+        torch.cat([p.values for p in parts]),
+        parts[0].shape,
+    )
+
+
+def to_csr(entries: Entries) -> torch.Tensor:
+    """A coalesced CSR tensor (fastest ``torch.sparse.mm`` on CPU; keeps autograd on the values)."""
+    merged = coalesce(entries)
+    counts = torch.bincount(merged.rows, minlength=entries.shape[0])
+    crow = torch.zeros(entries.shape[0] + 1, dtype=torch.int64, device=counts.device)
+    crow[1:] = torch.cumsum(counts, 0)
+    return torch.sparse_csr_tensor(
+        crow, merged.cols, merged.values, entries.shape, check_invariants=False
+    )
+
+
+def row_sums(entries: Entries) -> torch.Tensor:
+    out = torch.zeros(entries.shape[0], dtype=entries.values.dtype, device=entries.values.device)
+    return out.index_add(0, entries.rows, entries.values)
+
+
+# ---------------------------------------------------------------------------------------------
+# Item-item graphs.
+def freedom_knn_graph(x: torch.Tensor, k: int, block_rows: int = DEFAULT_BLOCK_ROWS) -> Entries:
+    """FREEDOM's frozen graph for one modality: binary kNN (self included), ``D^-1/2 A D^-1/2``.
+
+    Both degrees are ROW sums (out-degree = k), so every entry is ``(k + 1e-7)^-1/2`` squared,
+    i.e. a row mean over the kNN set; not symmetric. Same float32 steps as MMRec.
+    """
+    with torch.no_grad():
+        _, indices = knn_topk(x, k, block_rows)
+    n, kk = indices.shape
+    rows = torch.arange(n, device=x.device).repeat_interleave(kk)
+    cols = indices.reshape(-1)
+    degree = torch.bincount(rows, minlength=n)  # int64, like MMRec's sparse sum of int ones
+    inv_sqrt = torch.pow(DEGREE_EPS + degree, -0.5)
+    return Entries(rows, cols, inv_sqrt[rows] * inv_sqrt[cols], (n, n))
+
+
+def freedom_mm_adj(
+    slots: dict[str, torch.Tensor], k: int, image_weight: float, block_rows: int = DEFAULT_BLOCK_ROWS
+) -> torch.Tensor:
+    """FREEDOM's ``mm_adj``: ``w*image + (1-w)*text`` of the per-modality graphs, or the one graph alone."""
+    graphs = {slot: freedom_knn_graph(x, k, block_rows) for slot, x in slots.items()}
+    if len(graphs) == 2:
+        mixed = concat(
+            graphs[IMAGE_SLOT].scaled(image_weight), graphs[TEXT_SLOT].scaled(1.0 - image_weight)
+        )
+        return to_csr(mixed)
+    return to_csr(next(iter(graphs.values())))
+
+
+def sym_normalize(entries: Entries) -> Entries:
+    """LATTICE's ``compute_normalized_laplacian``: ``D^-1/2 S D^-1/2``, D = row sums of S, inf -> 0.
+
+    Like MMRec, a negative row sum gives NaN (it never happens with self-loops of similarity 1).
+    """
+    d_inv_sqrt = torch.pow(row_sums(entries), -0.5)
+    d_inv_sqrt = torch.where(torch.isinf(d_inv_sqrt), torch.zeros_like(d_inv_sqrt), d_inv_sqrt)
+    values = d_inv_sqrt[entries.rows] * entries.values * d_inv_sqrt[entries.cols]
+    return Entries(entries.rows, entries.cols, values, entries.shape)
+
+
+def lattice_original_graph(x: torch.Tensor, k: int, block_rows: int = DEFAULT_BLOCK_ROWS) -> Entries:
+    """LATTICE's fixed graph for one modality: weighted cosine kNN of the raw features, normalised."""
+    with torch.no_grad():
+        return sym_normalize(knn_entries(x, k, block_rows))
+
+
+# ---------------------------------------------------------------------------------------------
+# User-item graphs (nodes: users 0..U-1, then items U..U+I-1).
+def _bipartite(users: torch.Tensor, items: torch.Tensor, n_users: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both directions of each (u, i) edge, item ids shifted by n_users."""
+    item_nodes = items + n_users
+    return torch.cat([users, item_nodes]), torch.cat([item_nodes, users])
+
+
+def _as_long(array: np.ndarray | torch.Tensor, device: torch.device | str) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(array), dtype=torch.int64).to(device)
+
+
+def ui_sym_norm(
+    n_users: int, n_items: int, users: np.ndarray, items: np.ndarray, device: torch.device | str = "cpu"
+) -> torch.Tensor:
+    """FREEDOM/LightGCN ``norm_adj``: ``D^-1/2 A D^-1/2`` of the symmetric bipartite graph, no self-loops.
+
+    Degrees + 1e-7 and the product are computed in float64 and stored as float32, as MMRec's SciPy code
+    does. ``users``/``items`` must be unique pairs (``InteractionData`` guarantees it).
+    """
+    n = n_users + n_items
+    rows, cols = _bipartite(_as_long(users, "cpu"), _as_long(items, "cpu"), n_users)
+    degree = torch.bincount(rows, minlength=n).to(torch.float64) + DEGREE_EPS
+    d_inv_sqrt = torch.pow(degree, -0.5)
+    values = (d_inv_sqrt[rows] * d_inv_sqrt[cols]).to(torch.float32)
+    return to_csr(Entries(rows, cols, values, (n, n))).to(device)
+
+
+def ui_row_norm_self_loops(
+    n_users: int, n_items: int, users: np.ndarray, items: np.ndarray, device: torch.device | str = "cpu"
+) -> torch.Tensor:
+    """LATTICE's ``norm_adj``: ``D^-1 (A + I)``, row-normalised with self-loops (float64 -> float32)."""
+    n = n_users + n_items
+    rows, cols = _bipartite(_as_long(users, "cpu"), _as_long(items, "cpu"), n_users)
+    nodes = torch.arange(n)
+    rows, cols = torch.cat([rows, nodes]), torch.cat([cols, nodes])
+    d_inv = 1.0 / torch.bincount(rows, minlength=n).to(torch.float64)
+    values = d_inv[rows].to(torch.float32)
+    return to_csr(Entries(rows, cols, values, (n, n))).to(device)
+
+
+def edge_norm_values(users: torch.Tensor, items: torch.Tensor, n_users: int, n_items: int) -> torch.Tensor:
+    """FREEDOM's ``_normalize_adj_m``: ``(d_u + 1e-7)^-1/2 (d_i + 1e-7)^-1/2`` per edge, in float32."""
+    d_user = DEGREE_EPS + torch.bincount(users, minlength=n_users)
+    d_item = DEGREE_EPS + torch.bincount(items, minlength=n_items)
+    return torch.pow(d_user, -0.5)[users] * torch.pow(d_item, -0.5)[items]
+
+
+def pruned_ui_graph(
+    users: torch.Tensor,
+    items: torch.Tensor,
+    weights: torch.Tensor,
+    dropout: float,
+    n_users: int,
+    n_items: int,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """FREEDOM's degree-sensitive edge pruning (one draw per epoch).
+
+    Keeps ``int(E * (1 - dropout))`` edges sampled without replacement with probability proportional
+    to ``weights`` (``1/sqrt(d_u d_i)`` on the full graph), renormalises symmetrically with the degrees
+    of the kept subgraph and mirrors it into the (U+I) x (U+I) matrix.
+    """
+    keep = int(weights.numel() * (1.0 - dropout))
+    kept = torch.multinomial(weights, keep, replacement=False, generator=generator)
+    kept_users, kept_items = users[kept], items[kept]
+    values = edge_norm_values(kept_users, kept_items, n_users, n_items)
+    n = n_users + n_items
+    rows, cols = _bipartite(kept_users, kept_items, n_users)
+    return to_csr(Entries(rows, cols, torch.cat([values, values]), (n, n)))
+
+
+def lightgcn_propagate(adj: torch.Tensor, ego: torch.Tensor, n_layers: int) -> torch.Tensor:
+    """LightGCN: mean over [E0, A E0, A^2 E0, ...] (no weights, no nonlinearity)."""
+    layers = [ego]
+    for _ in range(n_layers):
+        ego = torch.sparse.mm(adj, ego)
+        layers.append(ego)
+    return torch.stack(layers, dim=1).mean(dim=1)
+
+
+def bpr_loss(users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+    """-mean log sigmoid(u.i+ - u.i-), MMRec's BPR."""
+    pos_scores = torch.sum(users * pos, dim=1)
+    neg_scores = torch.sum(users * neg, dim=1)
+    return -torch.mean(F.logsigmoid(pos_scores - neg_scores))

@@ -1,0 +1,101 @@
+"""``python -m vlmrec train``: one (dataset, model, feature) cell without Snakemake.
+
+By default the whole grid runs in this process (like ``grid_jobs: single``). ``--point`` runs one
+grid point into the cell's ``points/`` folder and ``--select`` turns the finished points into the
+cell outputs: the two steps of ``grid_jobs: separate``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from vlmrec.config import load_config
+from vlmrec.training.grid import (
+    NO_FEATURE,
+    PointFiles,
+    cell_files,
+    cell_job,
+    point_by_name,
+    point_job,
+    point_names,
+    select_cell,
+)
+from vlmrec.utils.logs import setup_logging
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train one (dataset, model, feature) cell: its grid, seeds and selection",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", default="config/config.yaml", help="workflow config (validated)")
+    parser.add_argument("--dataset", required=True, help="dataset name (a key of `datasets`)")
+    parser.add_argument("--model", required=True, help="model name (a key of `models`)")
+    parser.add_argument("--feature", default=NO_FEATURE, help=f"strategy, or '{NO_FEATURE}' (ID-only)")
+    parser.add_argument("--results-dir", help="default: the config's results_dir")
+    parser.add_argument("--interactions", help="interactions.parquet or MMRec .inter (default: data stage's)")
+    parser.add_argument("--features-dir", help="feature set (default: results/<dataset>/features/<feature>)")
+    parser.add_argument("--out", help="cell folder (default: results/<dataset>/runs/<model>/<feature>)")
+    step = parser.add_mutually_exclusive_group()
+    step.add_argument("--point", help="run only this grid point (see --list-points) into <out>/points/")
+    step.add_argument("--select", action="store_true", help="only select the winner from <out>/points/")
+    step.add_argument("--list-points", action="store_true", help="print the grid's point names and exit")
+    parser.add_argument("--epochs", type=int, help="override training.epochs")
+    parser.add_argument("--seeds", type=int, nargs="+", help="override training.seeds")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override training.device")
+    parser.add_argument("--select-on", choices=["valid", "test"], help="override training.select_on")
+    parser.add_argument("--log", help="also log to this file")
+    parser.set_defaults(func=run)
+
+
+def _training_section(config: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    training = dict(config["training"])
+    overrides = {
+        "epochs": args.epochs,
+        "seeds": args.seeds,
+        "device": args.device,
+        "select_on": args.select_on,
+    }
+    training.update({key: value for key, value in overrides.items() if value is not None})
+    return training
+
+
+def run(args: argparse.Namespace) -> int:
+    setup_logging(args.log)
+    config = load_config(args.config)
+    if args.model not in config["models"]:
+        raise ValueError(f"{args.config}: models.{args.model} is not configured")
+    if args.dataset not in config["datasets"]:
+        raise ValueError(f"{args.config}: datasets.{args.dataset} is not configured")
+    model_config = config["models"][args.model]
+    grid = model_config["grid"]
+    if args.list_points:
+        print("\n".join(point_names(grid)))
+        return 0
+    results = Path(args.results_dir or config.get("results_dir", "results"))
+    out_dir = Path(args.out or results / args.dataset / "runs" / args.model / args.feature)
+    interactions = args.interactions or results / args.dataset / "interactions.parquet"
+    feature_dir = None
+    if args.feature != NO_FEATURE:
+        feature_dir = args.features_dir or results / args.dataset / "features" / args.feature
+    training = _training_section(config, args)
+    meta = {"dataset": args.dataset, "feature": args.feature}
+    points_dir = out_dir / "points"
+    if args.point:
+        point = point_by_name(grid, args.point)
+        out = PointFiles.in_dir(points_dir, args.point)
+        point_job(interactions, feature_dir, args.model, model_config["params"], point, training, out, meta)
+    elif args.select:
+        points = [PointFiles.in_dir(points_dir, name) for name in point_names(grid)]
+        missing = [str(p.result) for p in points if not p.result.exists()]
+        if missing:
+            raise FileNotFoundError(f"grid points not finished: {', '.join(missing)}")
+        select_cell(points, cell_files(out_dir), training["select_on"], training["valid_metric"], meta)
+    else:
+        params = model_config["params"]
+        cell_job(interactions, feature_dir, args.model, params, grid, training, cell_files(out_dir), meta)
+    return 0

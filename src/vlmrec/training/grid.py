@@ -1,0 +1,354 @@
+"""Grid search over a cell (dataset, model, feature): points, seeds, selection, cell outputs.
+
+MMRec (``utils/quick_start.py``) runs ``itertools.product`` over the hyper-parameter lists in
+the order the model's yaml lists them (last one fastest), re-seeds before building each model,
+and keeps the combination with the best **test** Recall@20 at its best-validation epoch. We
+keep the order and the re-seeding; the winner is the point with the best mean over seeds of
+the **validation** metric (``select_on: valid``) or, to reproduce MMRec, of the test metric
+(``select_on: test``). Ties keep the earlier point (MMRec's strict ``>``).
+
+A point's results are files (``points/<point>.json``, ``.per_user_test.parquet``,
+``.curve.csv``, ``.pt``) so that points can run as separate Snakemake jobs; ``select_cell``
+turns the point files into the cell outputs of docs/ARCHITECTURE.md. ``train_cell`` runs every
+point in one process through the same two functions.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from vlmrec.evaluation.metrics import metric_keys
+from vlmrec.models.registry import get_model_class
+from vlmrec.training.data import SplitData, load_features, load_interactions
+from vlmrec.training.trainer import RunResult, TrainSettings, curve_columns, train_run
+from vlmrec.utils.io import atomic_path, read_json, write_json, write_parquet
+from vlmrec.utils.runtime import cpu_threads
+
+log = logging.getLogger(__name__)
+
+# The feature name of ID-only models' cells (docs/ARCHITECTURE.md; NO_FEATURE in common.smk).
+NO_FEATURE = "id"
+
+
+def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """Every combination, in MMRec's product order (the grid's key order, last key fastest)."""
+    for key, values in grid.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
+            raise ValueError(f"grid.{key}: must be a non-empty list of values")
+    keys = list(grid)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
+
+
+def point_name(point: Mapping[str, Any]) -> str:
+    """A readable, filesystem-safe name such as ``dropout0.8_reg_weight1e-05``."""
+    if not point:
+        return "default"
+    return "_".join(f"{key}{value!r}" for key, value in point.items())
+
+
+def point_names(grid: Mapping[str, Sequence[Any]]) -> list[str]:
+    names = [point_name(p) for p in grid_points(grid)]
+    if len(set(names)) != len(names):
+        raise ValueError(f"grid {dict(grid)} has duplicate values")
+    return names
+
+
+def point_by_name(grid: Mapping[str, Sequence[Any]], name: str) -> dict[str, Any]:
+    for point in grid_points(grid):
+        if point_name(point) == name:
+            return point
+    raise ValueError(f"grid point '{name}' is not in the grid {dict(grid)}")
+
+
+@dataclass(frozen=True)
+class PointFiles:
+    """The four files of one grid point (or, with other names, of a cell)."""
+
+    result: Path
+    per_user: Path
+    curve: Path
+    checkpoint: Path
+
+    @classmethod
+    def in_dir(cls, directory: str | Path, name: str) -> PointFiles:
+        d = Path(directory)
+        return cls(
+            d / f"{name}.json", d / f"{name}.per_user_test.parquet", d / f"{name}.curve.csv", d / f"{name}.pt"
+        )
+
+
+# --------------------------------------------------------------------------------------------- points
+def run_point(
+    model: str,
+    params: Mapping[str, Any],
+    point: Mapping[str, Any],
+    data: SplitData,
+    features: Mapping[str, np.ndarray] | None,
+    settings: TrainSettings,
+    seeds: Sequence[int],
+    out: PointFiles,
+    meta: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Train one grid point for every seed and write its files; returns the point's JSON."""
+    merged = {**params, **point}
+    runs: list[RunResult] = []
+    for seed in seeds:
+        log.info("model %s point %s seed %d", model, point_name(point), seed)
+        runs.append(train_run(model, merged, data, features, settings, seed))
+    result = {
+        "meta": dict(meta or {}),
+        "model": model,
+        "point": dict(point),
+        "params": merged,
+        "runs": [run.summary() for run in runs],
+        "feature_dims": {name: int(m.shape[1]) for name, m in (features or {}).items()},
+        "n_users": data.n_users,
+        "n_items": data.n_items,
+    }
+    _write_per_user(out.per_user, runs, settings.topk)
+    _write_curve(out.curve, runs, settings.topk)
+    with atomic_path(out.checkpoint) as tmp:
+        torch.save(runs[0].best_state or {}, tmp)
+    write_json(out.result, result)  # last: its presence means the point is complete
+    return result
+
+
+def _write_per_user(path: Path, runs: Sequence[RunResult], topk: Sequence[int]) -> None:
+    keys = metric_keys(topk)
+    frames = []
+    for run in runs:
+        if run.test_per_user is None:
+            continue
+        frame = pd.DataFrame({"user_id": run.test_per_user.users.astype(np.int64)})
+        frame["seed"] = np.int64(run.seed)
+        for key in keys:
+            frame[key] = run.test_per_user.per_user[key]
+        frames.append(frame)
+    empty = pd.DataFrame({"user_id": pd.Series(dtype="int64"), "seed": pd.Series(dtype="int64")})
+    for key in keys:
+        empty[key] = pd.Series(dtype="float64")
+    write_parquet(path, pd.concat(frames, ignore_index=True) if frames else empty)
+
+
+def _write_curve(path: Path, runs: Sequence[RunResult], topk: Sequence[int]) -> None:
+    rows = [row for run in runs for row in run.curve]
+    frame = pd.DataFrame(rows, columns=curve_columns(topk))
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+# --------------------------------------------------------------------------------------------- selection
+def point_score(point_result: Mapping[str, Any], select_on: str, metric: str) -> float:
+    """Mean over seeds of ``<select_on>[metric]``; -inf when a seed has no evaluated epoch."""
+    if select_on not in ("valid", "test"):
+        raise ValueError(f"training.select_on must be 'valid' or 'test', got '{select_on}'")
+    values = [run[select_on].get(metric) for run in point_result["runs"]]
+    if not values or any(v is None or not math.isfinite(v) for v in values):
+        return -math.inf
+    return float(np.mean(values))
+
+
+def choose_winner(point_results: Sequence[Mapping[str, Any]], select_on: str, metric: str) -> int:
+    """Index of the best point (first one on ties, as MMRec's strict '>')."""
+    if not point_results:
+        raise ValueError("no grid points to choose from")
+    best_index, best_score = 0, -math.inf
+    for index, result in enumerate(point_results):
+        score = point_score(result, select_on, metric)
+        if score > best_score:
+            best_index, best_score = index, score
+    return best_index
+
+
+def _mean_std(dicts: Sequence[Mapping[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    dicts = [d for d in dicts if d]
+    if not dicts:
+        return {}, {}
+    keys = list(dicts[0])
+    mean = {k: float(np.mean([d[k] for d in dicts])) for k in keys}
+    std = {k: float(np.std([d[k] for d in dicts])) for k in keys}
+    return mean, std
+
+
+def cell_metrics(
+    point_results: Sequence[Mapping[str, Any]],
+    winner: int,
+    select_on: str,
+    valid_metric: str,
+    meta: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The cell's metrics.json (docs/ARCHITECTURE.md) from all point results and the winner."""
+    best = point_results[winner]
+    runs = best["runs"]
+    valid, valid_std = _mean_std([run["valid"] for run in runs])
+    test, test_std = _mean_std([run["test"] for run in runs])
+    epochs = [run["best_epoch"] for run in runs if run["best_epoch"] is not None]
+    statuses = [run["status"] for run in runs]
+    status = "ok" if all(s == "ok" for s in statuses) else next(s for s in statuses if s != "ok")
+    if not valid:
+        status = status if status != "ok" else "no_result"
+    grid = [
+        {key: run[key] for key in ("seed", "best_epoch", "valid", "test", "status")}
+        | {"params": result["point"]}
+        for result in point_results
+        for run in result["runs"]
+    ]
+    all_runs = [run for result in point_results for run in result["runs"]]
+    return {
+        **meta,
+        "model": best["model"],
+        "status": status,
+        "select_on": select_on,
+        "valid_metric": valid_metric,
+        "best_params": best["point"],
+        "params": best["params"],
+        "seeds": [run["seed"] for run in runs],
+        "valid": valid,
+        "test": test,
+        "valid_std": valid_std,
+        "test_std": test_std,
+        "best_epoch": float(np.mean(epochs)) if epochs else None,
+        "per_seed": [
+            {
+                key: run[key]
+                for key in ("seed", "best_epoch", "epochs_run", "valid", "test", "wall_time_s", "status")
+            }
+            for run in runs
+        ],
+        "grid": grid,
+        "feature_dims": best.get("feature_dims", {}),
+        "wall_time_s": round(sum(run["wall_time_s"] for run in all_runs), 3),
+        "device": runs[0]["device"] if runs else "cpu",
+    }
+
+
+def select_cell(
+    points: Sequence[PointFiles],
+    out: PointFiles,
+    select_on: str,
+    valid_metric: str,
+    meta: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Choose the winning point and write the cell's metrics.json, per-user parquet, curve, best.pt."""
+    results = [read_json(p.result) for p in points]
+    winner = choose_winner(results, select_on, valid_metric)
+    score = point_score(results[winner], select_on, valid_metric)
+    log.info("winner %s (%s %s = %.4f)", results[winner]["point"], select_on, valid_metric, score)
+    metrics = cell_metrics(
+        results, winner, select_on, valid_metric, {**results[winner].get("meta", {}), **(meta or {})}
+    )
+    for source, target in (
+        (points[winner].per_user, out.per_user),
+        (points[winner].curve, out.curve),
+        (points[winner].checkpoint, out.checkpoint),
+    ):
+        with atomic_path(target) as tmp:
+            shutil.copyfile(source, tmp)
+    write_json(out.result, metrics)
+    return metrics
+
+
+def train_cell(
+    model: str,
+    params: Mapping[str, Any],
+    grid: Mapping[str, Sequence[Any]],
+    data: SplitData,
+    features: Mapping[str, np.ndarray] | None,
+    settings: TrainSettings,
+    seeds: Sequence[int],
+    select_on: str,
+    out: PointFiles,
+    meta: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Every grid point in this process (``grid_jobs: single``), then the same selection."""
+    started = time.perf_counter()
+    out.result.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".points-", dir=out.result.parent) as tmp:
+        files = []
+        for point in grid_points(grid):
+            point_files = PointFiles.in_dir(tmp, point_name(point))
+            run_point(model, params, point, data, features, settings, seeds, point_files, meta)
+            files.append(point_files)
+        metrics = select_cell(files, out, select_on, settings.valid_metric, meta)
+    log.info("cell done in %.1f s", time.perf_counter() - started)
+    return metrics
+
+
+# --------------------------------------------------------------------------------------------- jobs
+# The three entry points the Snakemake scripts and `python -m vlmrec train` call. `training` is the
+# config's `training` section; `meta` names the cell (dataset, feature).
+def load_cell_inputs(
+    interactions: str | Path, feature_dir: str | Path | None, model: str
+) -> tuple[SplitData, dict[str, np.ndarray] | None]:
+    """Interactions and, for models that use them, the feature set (``None`` dir = ID-only)."""
+    data = load_interactions(interactions)
+    log.info("%s: %s", interactions, data.describe())
+    if not get_model_class(model).uses_features:
+        return data, None
+    if feature_dir is None:
+        raise ValueError(f"model '{model}' needs item features, but the cell's feature is '{NO_FEATURE}'")
+    features = load_features(feature_dir, data.n_items)
+    log.info("%s: %s", feature_dir, {name: m.shape for name, m in features.items()})
+    return data, features
+
+
+def _job_setup(training: Mapping[str, Any], threads: int | None) -> tuple[TrainSettings, list[int]]:
+    torch.set_num_threads(threads or cpu_threads())
+    seeds = [int(s) for s in training.get("seeds", [999])]
+    if not seeds:
+        raise ValueError("training.seeds must list at least one seed")
+    return TrainSettings.from_mapping(training), seeds
+
+
+def point_job(
+    interactions: str | Path,
+    feature_dir: str | Path | None,
+    model: str,
+    params: Mapping[str, Any],
+    point: Mapping[str, Any],
+    training: Mapping[str, Any],
+    out: PointFiles,
+    meta: Mapping[str, Any],
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """One grid point, every seed (``grid_jobs: separate``)."""
+    settings, seeds = _job_setup(training, threads)
+    data, features = load_cell_inputs(interactions, feature_dir, model)
+    return run_point(model, params, point, data, features, settings, seeds, out, meta)
+
+
+def cell_job(
+    interactions: str | Path,
+    feature_dir: str | Path | None,
+    model: str,
+    params: Mapping[str, Any],
+    grid: Mapping[str, Sequence[Any]],
+    training: Mapping[str, Any],
+    out: PointFiles,
+    meta: Mapping[str, Any],
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Every grid point in one job, then the selection (``grid_jobs: single``)."""
+    settings, seeds = _job_setup(training, threads)
+    data, features = load_cell_inputs(interactions, feature_dir, model)
+    select_on = training.get("select_on", "valid")
+    return train_cell(model, params, grid, data, features, settings, seeds, select_on, out, meta)
+
+
+def cell_files(cell_dir: str | Path) -> PointFiles:
+    """The cell outputs of docs/ARCHITECTURE.md inside ``results/{dataset}/runs/{model}/{feature}``."""
+    d = Path(cell_dir)
+    return PointFiles(d / "metrics.json", d / "per_user_test.parquet", d / "curve.csv", d / "best.pt")

@@ -1,0 +1,137 @@
+"""Trainer: data loading rules, early stopping, NaN handling, determinism, lr schedule."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from vlmrec.models.base import Recommender
+from vlmrec.models.registry import register
+from vlmrec.training.data import SplitData, from_frame, load_interactions
+from vlmrec.training.trainer import EarlyStopping, TrainSettings, train_run
+
+
+def _frame(rows: list[tuple[int, int, str]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "split"])
+
+
+def test_mmrec_loading_rules(tmp_path) -> None:
+    rows = [(0, 1, "train"), (0, 2, "train"), (1, 1, "train"), (0, 3, "valid"), (1, 5, "test")]
+    rows += [(4, 2, "valid"), (4, 6, "test")]  # user 4 has no train rows: dropped from valid/test
+    data = from_frame(_frame(rows))
+    assert (data.n_users, data.n_items) == (5, 7)  # max id + 1, over the whole file
+    assert data.valid_users.tolist() == [0] and data.test_users.tolist() == [1]
+    assert data.all_items.tolist() == [1, 2]  # items seen in train
+    # The MMRec .inter format reads the same.
+    path = tmp_path / "x.inter"
+    labels = {"train": 0, "valid": 1, "test": 2}
+    lines = ["userID\titemID\trating\ttimestamp\tx_label"]
+    lines += [f"{u}\t{i}\t5.0\t0\t{labels[s]}" for u, i, s in rows]
+    path.write_text("\n".join(lines) + "\n")
+    again = load_interactions(path)
+    assert (again.n_users, again.n_items) == (5, 7)
+    assert again.valid_items.tolist() == data.valid_items.tolist()
+
+
+def test_bad_inter_label_names_the_line(tmp_path) -> None:
+    path = tmp_path / "bad.inter"
+    path.write_text("userID\titemID\trating\ttimestamp\tx_label\n0\t1\t5\t0\t0\n0\t2\t5\t0\t7\n")
+    with pytest.raises(ValueError, match=r"bad.inter:3: x_label"):
+        load_interactions(path)
+    with pytest.raises(FileNotFoundError, match="nowhere.parquet"):
+        load_interactions(tmp_path / "nowhere.parquet")
+
+
+def test_early_stopping_is_mmrecs_rule() -> None:
+    # Best at epoch 69 with patience 20: MMRec stops at epoch 90 (the 21st non-improving one).
+    stopper = EarlyStopping(patience=20)
+    values = [i / 100 for i in range(70)] + [0.69] * 100  # equal is not an improvement
+    stopped_at = None
+    for epoch, value in enumerate(values):
+        stopper.update(value, epoch)
+        if stopper.should_stop:
+            stopped_at = epoch
+            break
+    assert stopper.best_epoch == 69
+    assert stopped_at == 90
+
+
+def _small_baby(path, n_users: int) -> SplitData:
+    """The real Baby sample restricted to its first users (all items stay candidates)."""
+    full = load_interactions(path)
+    frames = []
+    for split in ("train", "valid", "test"):
+        users, items = full.split(split)
+        keep = users < n_users
+        frames.append(pd.DataFrame({"user_id": users[keep], "item_id": items[keep], "split": split}))
+    return from_frame(pd.concat(frames, ignore_index=True))
+
+
+def test_two_cpu_runs_are_bit_identical(baby_inter_path) -> None:
+    data = _small_baby(baby_inter_path, 600)
+    settings = TrainSettings(epochs=3, patience=5, device="cpu")
+    a = train_run("lightgcn", {"reg_weight": 1e-4}, data, None, settings, seed=5)
+    b = train_run("lightgcn", {"reg_weight": 1e-4}, data, None, settings, seed=5)
+    c = train_run("lightgcn", {"reg_weight": 1e-4}, data, None, settings, seed=6)
+    assert a.curve and [r["loss"] for r in a.curve] == [r["loss"] for r in b.curve]
+    assert a.valid == b.valid and a.test == b.test
+    for key, value in a.best_state.items():
+        assert torch.equal(value, b.best_state[key]), key
+    assert [r["loss"] for r in a.curve] != [r["loss"] for r in c.curve]
+
+
+@register("_test_nan_after_two")
+class _NanAfterTwoEpochs(Recommender):
+    """A tiny MF model whose loss turns NaN from epoch 2 on."""
+
+    defaults: ClassVar[dict[str, Any]] = {"learning_rate": 0.01}
+    uses_features: ClassVar[bool] = False
+
+    def __init__(self, data, features, params, device) -> None:  # noqa: ANN001
+        super().__init__(data, features, params, device)
+        self.user = nn.Parameter(torch.randn(self.n_users, 8) * 0.1)
+        self.item = nn.Parameter(torch.randn(self.n_items, 8) * 0.1)
+        self.epoch = 0
+
+    def pre_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def loss(self, users, pos, neg, batch_index):  # noqa: ANN001
+        diff = (self.user[users] * (self.item[pos] - self.item[neg])).sum(1)
+        loss = -torch.nn.functional.logsigmoid(diff).mean()
+        return loss * float("nan") if self.epoch >= 2 else loss
+
+    def score_users(self, users):  # noqa: ANN001
+        return self.user[users] @ self.item.T
+
+    def lr_lambda(self, epoch: int) -> float:
+        return 0.5**epoch
+
+
+def _toy_data():
+    rng = np.random.default_rng(0)
+    rows = [(u, int(i), "train") for u in range(30) for i in rng.choice(20, 5, replace=False)]
+    rows += [(u, u % 20, "valid") for u in range(30)] + [(u, (u + 3) % 20, "test") for u in range(30)]
+    return from_frame(_frame(rows).drop_duplicates(["user_id", "item_id"]))
+
+
+def test_nan_loss_stops_with_status_and_keeps_best() -> None:
+    settings = TrainSettings(epochs=10, patience=5, topk=(5, 10), valid_metric="recall@10", device="cpu")
+    result = train_run("_test_nan_after_two", {}, _toy_data(), None, settings, seed=1)
+    assert result.status == "nan_loss"
+    assert result.epochs_run == 3 and len(result.curve) == 2
+    assert result.best_epoch in (0, 1) and result.valid and result.test
+    # lr_lambda is applied per epoch: epoch 1 ran at half the base rate
+    assert [row["lr"] for row in result.curve] == pytest.approx([0.01, 0.005])
+
+
+def test_valid_metric_must_be_in_topk() -> None:
+    with pytest.raises(ValueError, match="training.valid_metric"):
+        TrainSettings(valid_metric="recall@30")
+    settings = TrainSettings.from_mapping({"topk": [20, 5], "seeds": [1], "select_on": "test"})
+    assert settings.topk == (5, 20)

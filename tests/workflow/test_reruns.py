@@ -1,0 +1,225 @@
+"""Incremental reruns (issue 6): after a complete run of the (reduced) demo, a change plans exactly
+the jobs that depend on it. Plans are read from `snakemake --dry-run` (and `--summary`); the Prompt#2
+edit is also run for real and every file on disk is checked.
+
+Each test works on a private copy of the shared completed run (fixtures in conftest.py)."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from conftest import DemoRun
+from workflow_helpers import (
+    DERIVED_FROM,
+    PlannedJob,
+    dry_run,
+    is_report_job,
+    job_dataset,
+    job_feature,
+    job_model,
+    results_dir,
+    run_snakemake,
+    stage_rules,
+    write_yaml,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def affected_strategies(changed: str, strategies: list[str]) -> set[str]:
+    """The strategy itself and every strategy computed from its files."""
+    return {changed} | {s for s in strategies if changed in DERIVED_FROM.get(s, set())}
+
+
+def feature_models(config: dict) -> list[str]:
+    return [m for m, entry in config["models"].items() if entry["features"]]
+
+
+def jobs_of_stage(jobs: list[PlannedJob], stage: str) -> list[PlannedJob]:
+    rules = stage_rules(stage)
+    return [j for j in jobs if j.rule in rules]
+
+
+def assert_only(jobs: list[PlannedJob], allowed, what: str) -> None:
+    unexpected = [j.describe() for j in jobs if not is_report_job(j) and not allowed(j)]
+    assert not unexpected, f"{what}: jobs planned that do not depend on the change:\n" + "\n".join(unexpected)
+    assert any(j.rule == "aggregate" for j in jobs), f"{what}: the aggregation is not planned"
+
+
+def train_cells(jobs: list[PlannedJob], config: dict) -> set[tuple[str, str, str]]:
+    return {(job_dataset(j, config), job_model(j), job_feature(j)) for j in jobs_of_stage(jobs, "train")}
+
+
+def change_config(run: DemoRun, edit) -> None:
+    edit(run.config)
+    write_yaml(run.configfile, run.config)
+
+
+def edit_prompt2(config: dict) -> None:
+    config["features"]["prompts"]["prompt2"] += " Answer briefly."
+
+
+def assert_prompt2_plan(jobs: list[PlannedJob], config: dict) -> None:
+    strategies = config["features"]["strategies"]
+    allowed = affected_strategies("prompt2", strategies)
+    assert_only(jobs, lambda j: job_feature(j) in allowed, "Prompt#2 edit")
+    extraction = [j for j in jobs_of_stage(jobs, "features") if job_feature(j) == "prompt2"]
+    assert {job_dataset(j, config) for j in extraction} == set(config["datasets"]), [
+        j.describe() for j in extraction
+    ]
+    assert any("Params have changed" in j.reason for j in extraction), [j.reason for j in extraction]
+    expected_cells = {(d, m, f) for d in config["datasets"] for m in feature_models(config) for f in allowed}
+    assert train_cells(jobs, config) == expected_cells
+
+
+def test_prompt2_edit_plans_only_prompt2(demo_copy: DemoRun) -> None:
+    change_config(demo_copy, edit_prompt2)
+    assert_prompt2_plan(dry_run(demo_copy.workdir, demo_copy.configfile), demo_copy.config)
+
+
+def test_prompt2_edit_summary(demo_copy: DemoRun) -> None:
+    """`--summary` agrees: only Prompt#2 files have changed params; only they and the report
+    outputs have an update pending."""
+    change_config(demo_copy, edit_prompt2)
+    proc = run_snakemake(demo_copy.workdir, demo_copy.configfile, "--summary", "--cores", "1")
+    lines = [line.split("\t") for line in proc.stdout.splitlines() if "\t" in line]
+    header = lines[0]
+    rows = [dict(zip(header, line)) for line in lines[1:]]
+    assert rows, proc.stdout[-3000:]
+    report_rules = stage_rules("report")
+    params_changed = [r["output_file"] for r in rows if "params changed" in r["status"]]
+    assert params_changed and all("prompt2" in Path(f).parts for f in params_changed), params_changed
+    pending = [r for r in rows if r["plan"] == "update pending"]
+    assert pending, "nothing pending after the edit"
+    stray = [
+        r["output_file"]
+        for r in pending
+        if "prompt2" not in Path(r["output_file"]).parts and r["rule"] not in report_rules
+    ]
+    assert not stray, f"updates pending for files that do not depend on Prompt#2: {stray}"
+
+
+def file_states(root: Path, results: str) -> dict[str, tuple[int, str]]:
+    """path -> (mtime_ns, sha256) of every file under results/ and resources/."""
+    states = {}
+    for top in (results, "resources"):
+        for path in sorted((root / top).rglob("*")):
+            if path.is_file():
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                states[str(path.relative_to(root))] = (path.stat().st_mtime_ns, digest)
+    return states
+
+
+def test_prompt2_edit_runs_only_prompt2(demo_copy: DemoRun) -> None:
+    """Run the Prompt#2 edit for real: only Prompt#2 files and the report change on disk."""
+    results = results_dir(demo_copy.config)
+    before = file_states(demo_copy.workdir, results)
+    change_config(demo_copy, edit_prompt2)
+    run_snakemake(demo_copy.workdir, demo_copy.configfile, "--cores", "2", timeout=900)
+    after = file_states(demo_copy.workdir, results)
+
+    touched = {p for p in after if before.get(p, (None, None))[0] != after[p][0]}
+    report_dirs = {"plots", "partial"}
+
+    def allowed(path: str) -> bool:
+        parts = Path(path).parts
+        report_level = parts[0] == results and (len(parts) == 2 or parts[1] in report_dirs)
+        return "prompt2" in parts or report_level
+
+    assert not sorted(p for p in touched if not allowed(p)), "files rewritten that do not depend on Prompt#2"
+    assert not set(before) - set(after), "files lost"
+    for dataset in demo_copy.config["datasets"]:
+        manifest = f"{results}/{dataset}/features/prompt2/manifest.json"
+        assert manifest in touched, f"{manifest} was not rebuilt"
+        assert before[manifest][1] != after[manifest][1], f"{manifest} did not change"
+        prompt = json.loads((demo_copy.workdir / manifest).read_text())["prompt"]
+        assert prompt == demo_copy.config["features"]["prompts"]["prompt2"]
+        for model in feature_models(demo_copy.config):
+            assert f"{results}/{dataset}/runs/{model}/prompt2/metrics.json" in touched
+    assert f"{results}/table.csv" in touched
+    assert dry_run(demo_copy.workdir, demo_copy.configfile) == [], "a second run would do more work"
+
+
+def test_freedom_param_plans_only_freedom(demo_copy: DemoRun) -> None:
+    def edit(config: dict) -> None:
+        params = config["models"]["freedom"]["params"]
+        params["knn_k"] = int(params.get("knn_k", 10)) - 3
+
+    change_config(demo_copy, edit)
+    jobs = dry_run(demo_copy.workdir, demo_copy.configfile)
+    assert_only(jobs, lambda j: job_model(j) == "freedom", "FREEDOM hyper-parameter")
+    config = demo_copy.config
+    expected = {(d, "freedom", f) for d in config["datasets"] for f in config["features"]["strategies"]}
+    assert train_cells(jobs, config) == expected
+    assert not jobs_of_stage(jobs, "features") and not jobs_of_stage(jobs, "data")
+
+
+def test_third_dataset_plans_only_its_jobs(demo_copy: DemoRun) -> None:
+    old = "demo_baby"
+    new = "demo_extra"
+
+    def edit(config: dict) -> None:
+        entry = copy.deepcopy(config["datasets"][old])
+        for key, value in list(entry.items()):
+            if isinstance(value, str):
+                entry[key] = value.replace(f"/{old}/", f"/{new}/")
+        entry["demo"]["seed"] = int(entry["demo"]["seed"]) + 100
+        config["datasets"][new] = entry
+
+    change_config(demo_copy, edit)
+    config = demo_copy.config
+    jobs = dry_run(demo_copy.workdir, demo_copy.configfile)
+    stray = [
+        j.describe()
+        for j in jobs
+        if j.rule != "all"
+        and job_dataset(j, config) != new
+        and not (is_report_job(j) and "dataset" not in j.wildcards)
+    ]
+    assert not stray, "jobs planned for the existing datasets:\n" + "\n".join(stray)
+    assert any(j.rule == "aggregate" for j in jobs)
+    strategies = set(config["features"]["strategies"])
+    assert {
+        job_feature(j) for j in jobs_of_stage(jobs, "features") if job_dataset(j, config) == new
+    } >= strategies
+    expected = {(new, m, f) for m in feature_models(config) for f in strategies}
+    assert train_cells(jobs, config) >= expected
+
+
+def feature_file(run: DemoRun, dataset: str, strategy: str) -> Path:
+    folder = run.workdir / results_dir(run.config) / dataset / "features" / strategy
+    files = sorted(folder.glob("*.npy"))
+    assert files, f"no feature matrix in {folder}"
+    return files[0]
+
+
+@pytest.mark.parametrize("target", ["features", "cell"])
+def test_deleted_file_rebuilds_only_its_branch(demo_copy: DemoRun, target: str) -> None:
+    config = demo_copy.config
+    dataset = next(iter(config["datasets"]))
+    if target == "features":
+        feature_file(demo_copy, dataset, "visual").unlink()
+        features = affected_strategies("visual", config["features"]["strategies"])
+        models = set(config["models"])
+    else:
+        model = feature_models(config)[0]
+        (demo_copy.workdir / f"{results_dir(config)}/{dataset}/runs/{model}/prompt1/metrics.json").unlink()
+        features, models = {"prompt1"}, {model}
+    jobs = dry_run(demo_copy.workdir, demo_copy.configfile)
+
+    def allowed(job: PlannedJob) -> bool:
+        model = job_model(job)
+        return (
+            job_dataset(job, config) == dataset and job_feature(job) in features and model in models | {None}
+        )
+
+    assert_only(jobs, allowed, f"deleted {target} file")
+    report_with_dataset = [
+        j for j in jobs if is_report_job(j) and j.wildcards.get("dataset", dataset) != dataset
+    ]
+    assert not report_with_dataset, [j.describe() for j in report_with_dataset]
+    assert any("Missing output files" in j.reason for j in jobs)

@@ -1,0 +1,15 @@
+"""Rule demo_data: write one synthetic dataset in the Amazon 2014 raw formats."""
+
+from pathlib import Path
+
+from vlmrec.data.demo import generate_demo
+from vlmrec.utils.logs import setup_logging
+
+setup_logging(snakemake.log[0])
+generate_demo(
+    Path(snakemake.output.ratings).parent,
+    snakemake.params.category,
+    snakemake.params.n_users,
+    snakemake.params.n_items,
+    snakemake.params.seed,
+)
