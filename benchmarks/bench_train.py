@@ -129,6 +129,12 @@ def evaluate(model, data: InteractionData, device: torch.device) -> None:
         torch.topk(scores, TOPK, dim=-1)
 
 
+def make_adam(model, kind: str) -> torch.optim.Adam:
+    """'fused' (one kernel per step; CPU and CUDA in torch >= 2.4), 'foreach' or 'loop' (CPU default)."""
+    options = {"fused": {"fused": True}, "foreach": {"foreach": True}, "loop": {"foreach": False}}[kind]
+    return torch.optim.Adam(model.parameters(), lr=1e-3, **options)
+
+
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -151,7 +157,7 @@ def run_one(args: argparse.Namespace) -> dict:
     model = registry.build(args.model, data, features, params, device)
     sync(device)
     build_s = time.perf_counter() - t0
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    optimizer = make_adam(model, args.adam)
     sampler = Sampler(data, seed=999)
     epoch_s, eval_s = [], []
     for epoch in range(args.epochs + 1):  # epoch 0 is a warm-up, not timed
@@ -175,6 +181,7 @@ def run_one(args: argparse.Namespace) -> dict:
         "device": args.device,
         "threads": args.threads,
         "reg_weight": args.reg_weight,
+        "adam": args.adam,
         "build_s": build_s,
         "epoch_s": float(np.median(epoch_s)),
         "eval_s": float(np.median(eval_s)),
@@ -225,7 +232,9 @@ def child(args: argparse.Namespace, extra: list[str]) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", choices=["auto", "baby-sample", "synthetic"], default="auto")
     parser.add_argument("--models", nargs="+", default=["freedom", "lattice"])
     parser.add_argument(
@@ -235,7 +244,10 @@ def main() -> None:
         help="'+'-joined name:dim modalities (dual VLM2Vec = image:1536+text:1536; dual_concat = fused:3072)",
     )
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs (after one warm-up epoch)")
-    parser.add_argument("--reg-weight", type=float, default=1e-4, help="FREEDOM: >0 computes the modality BPR")
+    parser.add_argument(
+        "--reg-weight", type=float, default=1e-4, help="FREEDOM: >0 computes the modality BPR"
+    )
+    parser.add_argument("--adam", choices=["fused", "foreach", "loop"], default="fused")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--big-items", type=int, default=63_000, help="LATTICE graph-build check (0: skip)")
@@ -253,12 +265,12 @@ def main() -> None:
         print(json.dumps(run_big(args)))
         return
 
-    print(f"device={args.device} threads={args.threads} torch={torch.__version__}")
+    print(f"device={args.device} threads={args.threads} torch={torch.__version__} adam={args.adam}")
     print(f"{'model':8} {'features':22} {'epoch s':>8} {'eval s':>7} {'build s':>8} {'peak MB':>8}  target")
     for model in args.models:
         for spec in args.feature_sets:
             extra = ["--one", "--model", model, "--features", spec, "--data", args.data]
-            extra += ["--epochs", str(args.epochs), "--reg-weight", str(args.reg_weight)]
+            extra += ["--epochs", str(args.epochs), "--reg-weight", str(args.reg_weight), "--adam", args.adam]
             r = child(args, extra)
             ep_t, ev_t = TARGETS.get(model, (float("nan"), float("nan")))
             ok = "ok" if r["epoch_s"] <= ep_t and r["eval_s"] <= ev_t else "MISS"
@@ -273,7 +285,8 @@ def main() -> None:
         ok = "ok" if r["peak_mb"] < 8 * 1024 else "MISS"
         print(
             f"LATTICE graphs on {r['items']} items ({r['features']}): original graphs "
-            f"{r['init_original_graphs_s']:.1f} s, learned graph + backward {r['learned_graph_with_grad_s']:.1f} s, "
+            f"{r['init_original_graphs_s']:.1f} s, learned graph + backward "
+            f"{r['learned_graph_with_grad_s']:.1f} s, "
             f"eval rebuild {r['eval_rebuild_s']:.1f} s, item_adj nnz {r['item_adj_nnz']}, "
             f"peak {r['peak_mb']:.0f} MB (< 8192 MB {ok})"
         )

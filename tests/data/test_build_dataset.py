@@ -24,8 +24,16 @@ from vlmrec.utils.io import read_json
 
 INTERACTION_COLUMNS = ["user_id", "item_id", "rating", "timestamp", "split"]
 ITEM_COLUMNS = [
-    "item_id", "asin", "title", "category", "text", "brand", "description", "category_path",
-    "image_path", "image_status",
+    "item_id",
+    "asin",
+    "title",
+    "category",
+    "text",
+    "brand",
+    "description",
+    "category_path",
+    "image_path",
+    "image_status",
 ]
 
 
@@ -105,13 +113,17 @@ def test_missing_policy_drop_removes_items_and_keeps_kcore(staged: dict[str, Pat
 
 def test_split_methods_and_template(staged: dict[str, Path]) -> None:
     outputs, _ = build(
-        staged, "temporal", split_method="per_user_temporal",
+        staged,
+        "temporal",
+        split_method="per_user_temporal",
         text_template="{title} | {brand} | {category_path}",
     )
     inter = pd.read_parquet(outputs.interactions)
     for _, rows in inter.groupby("user_id"):
-        assert rows.loc[rows["split"] == "train", "timestamp"].max() <= rows.loc[
-            rows["split"] == "test", "timestamp"].min()
+        assert (
+            rows.loc[rows["split"] == "train", "timestamp"].max()
+            <= rows.loc[rows["split"] == "test", "timestamp"].min()
+        )
     items = pd.read_parquet(outputs.items)
     assert items["text"].str.contains(r" \| ").all()
     with pytest.raises(ValueError, match="preprocess.text_template"):
@@ -133,7 +145,11 @@ def test_mmrec_folder(tmp_path: Path) -> None:
     folder = tmp_path / "mmrec"
     folder.mkdir()
     rows = ["userID\titemID\trating\ttimestamp\tx_label"]
-    rows += [f"{u}\t{i}\t5.0\t{100 + i}\t{0 if i < 3 else (1 if i == 3 else 2)}" for u in range(3) for i in range(5)]
+    rows += [
+        f"{u}\t{i}\t5.0\t{100 + i}\t{0 if i < 3 else (1 if i == 3 else 2)}"
+        for u in range(3)
+        for i in range(5)
+    ]
     (folder / "toy.inter").write_text("\n".join(rows) + "\n")
     (folder / "i_id_mapping.csv").write_text("asin\titemID\n" + "".join(f"X{i}\t{i}\n" for i in range(6)))
     np.save(folder / "image_feat.npy", np.ones((6, 4), dtype=np.float32))

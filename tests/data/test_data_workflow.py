@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
@@ -20,10 +21,19 @@ TARGETS = [
 ]
 
 
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def snakemake(workdir: Path, *args: str, configfile: Path | None = None) -> subprocess.CompletedProcess[str]:
+    configfile = configfile or REPO / "config" / "demo.yaml"
     command = [
-        str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-        "--configfile", str(REPO / "config" / "demo.yaml"), "--cores", "2", *args,
+        str(SNAKEMAKE),
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--configfile",
+        str(configfile),
+        "--cores",
+        "2",
+        *args,
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
@@ -47,6 +57,10 @@ def test_demo_data_stage(tmp_path: Path) -> None:
     # Cached: nothing to do on a second run; a changed split seed reruns build_dataset only.
     again = snakemake(tmp_path, "-n", *TARGETS)
     assert "Nothing to be done" in again.stdout + again.stderr
-    changed = snakemake(tmp_path, "-n", "--config", "split={'method': 'per_user_random', 'seed': 1}", *TARGETS)
+    config = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
+    config["split"]["seed"] = 1
+    configfile = tmp_path / "changed.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    changed = snakemake(tmp_path, "-n", *TARGETS, configfile=configfile)
     text = changed.stdout + changed.stderr
     assert "build_dataset" in text and "filter_interactions" not in text and "download_images" not in text

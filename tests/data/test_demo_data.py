@@ -45,7 +45,8 @@ def test_formats_and_determinism(tmp_path: Path) -> None:
 def test_interactions_follow_item_topics(tmp_path: Path) -> None:
     """Two items bought by the same user share a topic far more often than chance."""
     files = generate_demo(tmp_path, "Baby", n_users=300, n_items=300, seed=1)
-    meta = [ast.literal_eval(line) for line in gzip.open(files.meta, "rt") if line.startswith("{'asin'")]
+    with gzip.open(files.meta, "rt") as handle:
+        meta = [ast.literal_eval(line) for line in handle if line.startswith("{'asin'")]
     topic = {r["asin"]: r["categories"][0][1] for r in meta if r.get("categories")}
     ratings = pd.read_csv(files.ratings, header=None, names=["user", "item", "rating", "timestamp"])
     ratings = ratings[ratings["item"].isin(topic)]

@@ -38,7 +38,8 @@ def encoded(mode: str, fmt: str, size: tuple[int, int] = (20, 16)) -> bytes:
 
 
 @pytest.mark.parametrize(
-    ("mode", "fmt"), [("RGB", "JPEG"), ("CMYK", "JPEG"), ("P", "PNG"), ("LA", "PNG"), ("I;16", "PNG"), ("L", "PNG")]
+    ("mode", "fmt"),
+    [("RGB", "JPEG"), ("CMYK", "JPEG"), ("P", "PNG"), ("LA", "PNG"), ("I;16", "PNG"), ("L", "PNG")],
 )
 def test_decode_converts_every_mode_to_rgb(mode: str, fmt: str) -> None:
     data = encoded(mode, fmt)
@@ -69,7 +70,10 @@ def test_fetch_images_records_every_outcome_and_skips_on_rerun(tmp_path: Path) -
         items = [
             ("OK1", server.add("/ok1.jpg", ("ok", encoded("RGB", "JPEG")))),
             ("CMYK", server.add("/cmyk.jpg", ("ok", encoded("CMYK", "JPEG")))),
-            ("FLAKY", server.add("/flaky.png", ("status", 503), ("status", 429), ("ok", encoded("P", "PNG")))),
+            (
+                "FLAKY",
+                server.add("/flaky.png", ("status", 503), ("status", 429), ("ok", encoded("P", "PNG"))),
+            ),
             ("DEAD", server.add("/dead.jpg", ("status", 404))),
             ("BAD", server.add("/bad.jpg", ("ok", b"this is no image"))),
             ("HUGE", server.add("/huge.png", ("ok", encoded("RGB", "PNG", size=(200, 200))))),
@@ -79,8 +83,13 @@ def test_fetch_images_records_every_outcome_and_skips_on_rerun(tmp_path: Path) -
         manifest = fetch_images(items, tmp_path, options, FAST)
         status = dict(zip(manifest["asin"], manifest["status"]))
         assert status == {
-            "OK1": "ok", "CMYK": "ok", "FLAKY": "ok", "DEAD": "http_error",
-            "BAD": "corrupt", "HUGE": "too_large", "NOURL": "missing_url",
+            "OK1": "ok",
+            "CMYK": "ok",
+            "FLAKY": "ok",
+            "DEAD": "http_error",
+            "BAD": "corrupt",
+            "HUGE": "too_large",
+            "NOURL": "missing_url",
         }
         assert manifest.columns.tolist()[:5] == ["asin", "url", "status", "bytes", "error"]
         assert manifest.set_index("asin").loc["DEAD", "error"] == "HTTP 404"
@@ -105,6 +114,8 @@ def test_too_many_missing_fails_clearly_but_keeps_images(tmp_path: Path) -> None
         download_images(tmp_path / "items_meta.parquet", manifest_path, ImageOptions(workers=2), FAST, 0.5)
     assert (tmp_path / "images" / "A.jpg").exists()
     assert (tmp_path / "images" / "manifest.failed.csv").exists()
-    manifest = download_images(tmp_path / "items_meta.parquet", manifest_path, ImageOptions(workers=2), FAST, 0.7)
+    manifest = download_images(
+        tmp_path / "items_meta.parquet", manifest_path, ImageOptions(workers=2), FAST, 0.7
+    )
     assert manifest_path.exists() and (manifest["status"] == "ok").sum() == 1
     check_missing(manifest, 0.7, "x")

@@ -14,7 +14,8 @@ import pytest
 from vlmrec.data.sources import clean_ratings, read_meta, read_mmrec_inter, read_ratings
 
 META_2014 = [
-    "{'asin': 'A1', 'title': 'Crib &amp; Sheet &quot;Soft&quot;', 'categories': [['Baby', 'Nursery', 'Bedding']], "
+    "{'asin': 'A1', 'title': 'Crib &amp; Sheet &quot;Soft&quot;', "
+    "'categories': [['Baby', 'Nursery', 'Bedding']], "
     "'brand': 'Acme', 'imUrl': 'http://x/a1.jpg', 'description': 'Nice\\n  sheet'}",
     "{'asin': 'A2', 'categories': [['Baby']], 'imUrl': 'http://x/a2.jpg'}",  # no title
     "{'asin': 'A3', 'title': 'Broken",  # malformed: cut in the middle
@@ -29,7 +30,9 @@ def write_gz(path: Path, lines: list[str]) -> Path:
     return path
 
 
-def test_meta_2014_literal_dicts_with_malformed_lines(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_meta_2014_literal_dicts_with_malformed_lines(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = write_gz(tmp_path / "meta_Baby.json.gz", META_2014)
     with caplog.at_level(logging.WARNING):
         meta = read_meta(path, "amazon2014", max_bad_fraction=0.5)
@@ -57,8 +60,15 @@ def test_meta_2014_prefilter_by_wanted_asins(tmp_path: Path) -> None:
 
 def test_meta_2018_json_lines(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     records = [
-        {"asin": "B1", "title": "Tent", "category": ["Sports &amp; Outdoors", "Camping"], "brand": "X",
-         "description": ["Big", "tent"], "imageURLHighRes": ["https://h/b1.jpg"], "imageURL": ["https://s/b1.jpg"]},
+        {
+            "asin": "B1",
+            "title": "Tent",
+            "category": ["Sports &amp; Outdoors", "Camping"],
+            "brand": "X",
+            "description": ["Big", "tent"],
+            "imageURLHighRes": ["https://h/b1.jpg"],
+            "imageURL": ["https://s/b1.jpg"],
+        },
         {"asin": "B2", "title": "Rope", "category": [], "imageURL": ["https://s/b2.jpg"], "price": ""},
         {"asin": "B3", "title": "", "main_cat": "Toys &amp; Games"},
     ]
@@ -108,3 +118,13 @@ def test_mmrec_inter_reader(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         read_mmrec_inter(tmp_path / "missing.inter")
     assert isinstance(frame, pd.DataFrame)
+
+
+def test_truncated_gzip_meta_is_named(tmp_path: Path) -> None:
+    whole = write_gz(tmp_path / "whole.json.gz", [META_2014[0]] * 2000)
+    cut = tmp_path / "cut.json.gz"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(ValueError, match=r"cut.json.gz: unreadable after line \d+.*truncated"):
+        read_meta(cut, "amazon2014")
+    with pytest.raises(FileNotFoundError, match="absent.json.gz"):
+        read_meta(tmp_path / "absent.json.gz", "amazon2014")

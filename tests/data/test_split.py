@@ -57,7 +57,11 @@ def test_per_user_random_counts_and_determinism(sizes: list[int], seed: int) -> 
     train, valid, test = per_user_counts(np.array(sizes))
     for user, n in enumerate(sizes):
         row = counts.loc[user]
-        assert (row.get(TRAIN, 0), row.get(VALID, 0), row.get(TEST, 0)) == (train[user], valid[user], test[user])
+        assert (row.get(TRAIN, 0), row.get(VALID, 0), row.get(TEST, 0)) == (
+            train[user],
+            valid[user],
+            test[user],
+        )
         assert n == train[user] + valid[user] + test[user]
 
 
@@ -67,7 +71,9 @@ def test_per_user_random_depends_on_seed() -> None:
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 20), st.integers(0, 8)), min_size=1, max_size=150))
+@given(
+    st.lists(st.tuples(st.integers(0, 5), st.integers(0, 20), st.integers(0, 8)), min_size=1, max_size=150)
+)
 def test_per_user_temporal_orders_by_time(rows: list[tuple[int, int, int]]) -> None:
     users = np.array([r[0] for r in rows])
     items = np.array([r[1] for r in rows])

@@ -30,13 +30,22 @@ def _interactions(path: Path) -> Path:
 def test_export_inter_and_two_modalities(items_path: Path, features_config: dict, tmp_path: Path) -> None:
     features = items_path.parent / "features" / "original"
     build_feature_set(
-        "original", items_path, features, strategy_params("original", features_config), encoder_factory=FakeFactory()
+        "original",
+        items_path,
+        features,
+        strategy_params("original", features_config),
+        encoder_factory=FakeFactory(),
     )
     out = tmp_path / "mmrec" / "original"
     export_mmrec(_interactions(items_path.parent / "interactions.parquet"), features, out, "ds")
     lines = (out / "ds.inter").read_text().splitlines()
     assert lines[0] == "userID\titemID\trating\ttimestamp\tx_label"
-    assert lines[1:] == ["0\t3\t5.0\t1373932800\t0", "0\t1\t4.0\t1373932801\t1", "1\t11\t3.0\t5\t2", "1\t0\t1.0\t6\t0"]
+    assert lines[1:] == [
+        "0\t3\t5.0\t1373932800\t0",
+        "0\t1\t4.0\t1373932801\t1",
+        "1\t11\t3.0\t5\t2",
+        "1\t0\t1.0\t6\t0",
+    ]
     np.testing.assert_array_equal(np.load(out / "image_feat.npy"), np.load(features / "image.npy"))
     np.testing.assert_array_equal(np.load(out / "text_feat.npy"), np.load(features / "text.npy"))
     assert np.load(out / "image_feat.npy").dtype == np.float32
@@ -45,7 +54,11 @@ def test_export_inter_and_two_modalities(items_path: Path, features_config: dict
 def test_export_fused_goes_to_both_files(items_path: Path, features_config: dict, tmp_path: Path) -> None:
     features = items_path.parent / "features" / "prompt1"
     build_feature_set(
-        "prompt1", items_path, features, strategy_params("prompt1", features_config), encoder_factory=FakeFactory()
+        "prompt1",
+        items_path,
+        features,
+        strategy_params("prompt1", features_config),
+        encoder_factory=FakeFactory(),
     )
     out = tmp_path / "mmrec"
     export_mmrec(_interactions(tmp_path / "i.parquet"), features, out, "ds")
@@ -59,7 +72,11 @@ def test_export_rejects_unknown_split_and_out_of_range_items(
 ) -> None:
     features = items_path.parent / "features" / "textual"
     build_feature_set(
-        "textual", items_path, features, strategy_params("textual", features_config), encoder_factory=FakeFactory()
+        "textual",
+        items_path,
+        features,
+        strategy_params("textual", features_config),
+        encoder_factory=FakeFactory(),
     )
     path = _interactions(tmp_path / "i.parquet")
     frame = pd.read_parquet(path)

@@ -113,7 +113,9 @@ def test_dual_and_dual_concat_reuse(items_path: Path, features_config: dict) -> 
         raise AssertionError("dual strategies must not encode")
 
     dual = _build("dual", items_path, features_config, reused_dirs=reused, encoder_factory=no_encoder)
-    concat = _build("dual_concat", items_path, features_config, reused_dirs=reused, encoder_factory=no_encoder)
+    concat = _build(
+        "dual_concat", items_path, features_config, reused_dirs=reused, encoder_factory=no_encoder
+    )
     visual, textual = _load(items_path, "visual")["image"], _load(items_path, "textual")["text"]
     d = _load(items_path, "dual")
     np.testing.assert_array_equal(d["image"], visual)
@@ -133,7 +135,9 @@ def test_reuse_refuses_sets_from_other_items(items_path: Path, features_config: 
         _build(strategy, other, features_config, encoder_factory=FakeFactory())
     features = other.parent / "features"
     with pytest.raises(ValueError, match="another items.parquet"):
-        _build("dual", items_path, features_config, reused_dirs={s: features / s for s in ("visual", "textual")})
+        _build(
+            "dual", items_path, features_config, reused_dirs={s: features / s for s in ("visual", "textual")}
+        )
 
 
 def test_final_check_rejects_bad_matrices() -> None:

@@ -24,7 +24,9 @@ class CrashingEncoder(FakeEncoder):
         return super().encode_batch(batch)
 
 
-def _job(tmp_path: Path, n: int = 23, shard_size: int = 5, batch_size: int = 2, workers: int = 0) -> EncodeJob:
+def _job(
+    tmp_path: Path, n: int = 23, shard_size: int = 5, batch_size: int = 2, workers: int = 0
+) -> EncodeJob:
     texts = [" ".join(["w"] * (i % 7 + 1)) + f" item{i}" for i in range(n)]
     return EncodeJob(
         texts=texts,

@@ -268,3 +268,15 @@ def test_flash_attention_without_package_is_a_clear_error(base_dir: Path) -> Non
         pytest.skip("flash-attn is installed")
     with pytest.raises(ValueError, match="attn_implementation"):
         VLM2VecEncoder(str(base_dir), attn_implementation="flash_attention_2")
+
+
+def test_vision_tower_groups_give_the_same_features(base_dir: Path) -> None:
+    from vlmrec.features.vlm2vec import _patch_groups
+
+    grid = torch.tensor([[1, 8, 8], [1, 4, 6], [1, 16, 16], [1, 2, 2]])
+    assert _patch_groups(grid, 100) == [((0, 2), (0, 88)), ((2, 3), (88, 344)), ((3, 4), (344, 348))]
+    assert _patch_groups(grid, None) == [((0, 4), (0, 348))]
+    batch = _mixed_batch()
+    one_call = VLM2VecEncoder(str(base_dir), image_size=None, vision_chunk_patches=10**9)
+    per_image = VLM2VecEncoder(str(base_dir), image_size=None, vision_chunk_patches=1)
+    np.testing.assert_allclose(one_call.encode_batch(batch), per_image.encode_batch(batch), atol=2e-6)

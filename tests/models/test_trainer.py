@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
+from vlmrec.models import registry
 from vlmrec.models.base import Recommender
-from vlmrec.models.registry import register
 from vlmrec.training.data import SplitData, from_frame, load_interactions
 from vlmrec.training.trainer import EarlyStopping, TrainSettings, train_run
 
@@ -85,7 +85,6 @@ def test_two_cpu_runs_are_bit_identical(baby_inter_path) -> None:
     assert [r["loss"] for r in a.curve] != [r["loss"] for r in c.curve]
 
 
-@register("_test_nan_after_two")
 class _NanAfterTwoEpochs(Recommender):
     """A tiny MF model whose loss turns NaN from epoch 2 on."""
 
@@ -120,7 +119,9 @@ def _toy_data():
     return from_frame(_frame(rows).drop_duplicates(["user_id", "item_id"]))
 
 
-def test_nan_loss_stops_with_status_and_keeps_best() -> None:
+def test_nan_loss_stops_with_status_and_keeps_best(monkeypatch) -> None:
+    registry.get_model_class("lightgcn")  # load the real models first
+    monkeypatch.setitem(registry._MODELS, "_test_nan_after_two", _NanAfterTwoEpochs)  # unregistered after
     settings = TrainSettings(epochs=10, patience=5, topk=(5, 10), valid_metric="recall@10", device="cpu")
     result = train_run("_test_nan_after_two", {}, _toy_data(), None, settings, seed=1)
     assert result.status == "nan_loss"
@@ -135,3 +136,17 @@ def test_valid_metric_must_be_in_topk() -> None:
         TrainSettings(valid_metric="recall@30")
     settings = TrainSettings.from_mapping({"topk": [20, 5], "seeds": [1], "select_on": "test"})
     assert settings.topk == (5, 20)
+
+
+def test_feature_set_contract_is_checked(tmp_path) -> None:
+    from vlmrec.training.data import load_features
+    from vlmrec.utils.io import write_json
+
+    np.save(tmp_path / "text.npy", np.ones((4, 3), dtype=np.float32))
+    write_json(tmp_path / "manifest.json", {"modalities": {"text": {"file": "text.npy", "dim": 3}}})
+    assert load_features(tmp_path, n_items=4)["text"].shape == (4, 3)
+    with pytest.raises(ValueError, match=r"modality 'text' has shape \(4, 3\), expected \[5, d\]"):
+        load_features(tmp_path, n_items=5)
+    np.save(tmp_path / "text.npy", np.full((4, 3), np.nan, dtype=np.float32))
+    with pytest.raises(ValueError, match="non-finite"):
+        load_features(tmp_path, n_items=4)

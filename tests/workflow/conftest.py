@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import copy
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-from workflow_helpers import run_snakemake, small_demo_config, write_yaml
+from workflow_helpers import DemoRun, run_snakemake, small_demo_config, write_yaml
 
 # The reduced demo: both demo datasets, the strategies the rerun tests need (Prompt#2, what dual
 # derives from, and others that must stay untouched), a feature model and the ID-only model.
@@ -21,25 +19,13 @@ RERUN_STRATEGIES = ["original", "visual", "textual", "prompt1", "prompt2", "dual
 RERUN_MODELS = ["freedom", "lightgcn"]
 
 
-@dataclass
-class DemoRun:
-    workdir: Path
-    configfile: Path
-    config: dict[str, Any]
-
-
-def make_config(path: Path) -> DemoRun:
-    config = small_demo_config(strategies=RERUN_STRATEGIES, models=RERUN_MODELS)
-    configfile = write_yaml(path / "config.yaml", config)
-    workdir = path / "run"
-    workdir.mkdir()
-    return DemoRun(workdir, configfile, config)
-
-
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     """The reduced demo run to completion (a few minutes on 2 cores; once per session)."""
-    run = make_config(tmp_path_factory.mktemp("demo-baseline"))
+    folder = tmp_path_factory.mktemp("demo-baseline")
+    config = small_demo_config(strategies=RERUN_STRATEGIES, models=RERUN_MODELS)
+    run = DemoRun(folder / "run", write_yaml(folder / "config.yaml", config), config)
+    run.workdir.mkdir()
     run_snakemake(run.workdir, run.configfile, "--cores", "2", timeout=1200)
     return run
 

@@ -118,7 +118,8 @@ def test_envs_cover_direct_dependencies(lock: dict[str, str]) -> None:
 # ---------------------------------------------------------------------------------------------
 # Rule files -> environments -> imports.
 
-RULE_START = re.compile(r"^(?:rule|checkpoint)\s+(\w+)\s*:", re.M)
+# Named rules, and rules generated in loops (`rule:` + `name:`), possibly indented under an `if`.
+RULE_START = re.compile(r"^[ \t]*(?:rule|checkpoint)(?:[ \t]+(\w+))?[ \t]*:", re.M)
 CONDA_ENV = re.compile(r"conda:\s*\n?\s*conda_env\(\s*[\"'](\w+)[\"']\s*\)")
 SCRIPT = re.compile(r"script:\s*\n?\s*[\"']([^\"']+\.py)[\"']")
 
@@ -131,7 +132,7 @@ def rule_blocks() -> list[tuple[Path, str, str]]:
         starts = list(RULE_START.finditer(text))
         for i, match in enumerate(starts):
             end = starts[i + 1].start() if i + 1 < len(starts) else len(text)
-            blocks.append((smk, match.group(1), text[match.start() : end]))
+            blocks.append((smk, match.group(1) or "<generated>", text[match.start() : end]))
     return blocks
 
 

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DemoRun
-from workflow_helpers import results_dir, run_snakemake, snakemake_cmd, snakemake_env, write_yaml
+from workflow_helpers import DemoRun, results_dir, run_snakemake, snakemake_cmd, snakemake_env, write_yaml
 
 pytestmark = pytest.mark.slow
 

@@ -19,15 +19,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DemoRun
-from workflow_helpers import REPO, results_dir, snakemake_cmd, snakemake_env, stage_rules
+from workflow_helpers import REPO, DemoRun, results_dir, snakemake_cmd, snakemake_env
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 DATASET = "demo_baby"
-STRATEGIES = ("visual", "textual")
+STRATEGY = "visual"
 MODEL = "freedom"
 GPU_MODEL = "fake"  # the CI cluster's GRES type (gres.conf: Name=gpu Type=fake)
+SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: (\S+?)\)")
 
 
 def slurm_skip_reason() -> str | None:
@@ -52,20 +52,9 @@ def slurm_cluster() -> None:
         pytest.skip(reason)
 
 
-def targets(config: dict) -> list[str]:
-    res = results_dir(config)
-    return [f"{res}/{DATASET}/runs/{MODEL}/{s}/metrics.json" for s in STRATEGIES]
-
-
-def slurm_job_ids(workdir: Path) -> dict[str, list[str]]:
-    """rule (or group) -> SLURM job ids, from the plugin's per-job logs."""
-    logs = workdir / ".snakemake" / "slurm_logs"
-    ids: dict[str, list[str]] = {}
-    for log in logs.rglob("*.log"):
-        match = re.fullmatch(r"(\d+)\.log", log.name)
-        if match:
-            ids.setdefault(log.parent.name, []).append(match.group(1))
-    return ids
+def slurm_jobs(output: str) -> dict[str, str]:
+    """SLURM job id -> its log file, from Snakemake's "submitted with SLURM jobid" lines."""
+    return {match.group(1): match.group(2) for match in SUBMITTED.finditer(output)}
 
 
 def slurm_job_record(job_id: str) -> str:
@@ -76,7 +65,7 @@ def slurm_job_record(job_id: str) -> str:
     if proc.returncode == 0:
         return proc.stdout
     proc = subprocess.run(
-        ["sacct", "-X", "-n", "-P", "-j", job_id, "--format=JobID,State,AllocTRES,ReqTRES"],
+        ["sacct", "-X", "-n", "-P", "-j", job_id, "--format=JobID,JobName,State,AllocTRES"],
         capture_output=True,
         text=True,
         timeout=20,
@@ -84,77 +73,78 @@ def slurm_job_record(job_id: str) -> str:
     return proc.stdout
 
 
-def test_demo_target_through_slurm(slurm_cluster: None, demo_run: DemoRun, tmp_path: Path) -> None:
+def prepare_workdir(demo_run: DemoRun, tmp_path: Path) -> tuple[Path, Path, list[str]]:
+    """A copy of the local run without one feature set (and its shard cache) and the cell trained
+    on it: the SLURM run must recompute exactly that branch, on GPU-tagged jobs."""
     workdir = tmp_path / "run"
-    workdir.mkdir()
+    shutil.copytree(demo_run.workdir, workdir, symlinks=True)
+    shutil.rmtree(workdir / ".snakemake" / "locks", ignore_errors=True)
+    res = workdir / results_dir(demo_run.config) / DATASET
+    shutil.rmtree(res / "features" / STRATEGY)
+    for cache in (res / "features" / ".shards").glob(f"{STRATEGY}-*"):
+        shutil.rmtree(cache)
+    shutil.rmtree(res / "runs" / MODEL / STRATEGY)
     configfile = tmp_path / "config.yaml"
     shutil.copy2(demo_run.configfile, configfile)
-    config = demo_run.config
-    # Data-stage rules (and the tiny models) in one SLURM job: fewer DAG levels to poll.
-    prep_rules = sorted(stage_rules("data") | {"build_tiny_models"})
+    target = f"{results_dir(demo_run.config)}/{DATASET}/runs/{MODEL}/{STRATEGY}/metrics.json"
+    return workdir, configfile, [target]
+
+
+def test_demo_target_through_slurm(slurm_cluster: None, demo_run: DemoRun, tmp_path: Path) -> None:
+    workdir, configfile, targets = prepare_workdir(demo_run, tmp_path)
     env = snakemake_env()
     env["VLMREC_GPU_MODEL"] = GPU_MODEL  # profiles/slurm turns it into sbatch --gpus=fake:1
+    # Torch threads as in the local run (vlmrec.utils.runtime.cpu_threads would otherwise take the
+    # job's SLURM_CPUS_PER_TASK=8), so that the results can be compared bit for bit.
+    env["SNAKEMAKE_THREADS"] = "1"
     cmd = snakemake_cmd(
         workdir,
         configfile,
-        *targets(config),
+        *targets,
         "--profile",
         str(REPO / "profiles" / "slurm"),
         # The profile's 40 s first status check suits a busy cluster; this one answers at once.
         "--slurm-init-seconds-before-status-checks",
         "2",
-        "--groups",
-        *[f"{rule}=prep" for rule in prep_rules],
-        "--group-components",
-        "prep=2",
-        "--jobs",
-        "4",
+        "--slurm-keep-successful-logs",
     )
     start = time.monotonic()
     proc = subprocess.run(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=workdir, timeout=900
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=workdir, timeout=600
     )
     elapsed = time.monotonic() - start
     assert proc.returncode == 0, f"SLURM run failed after {elapsed:.0f} s:\n{proc.stdout[-8000:]}"
     sys.stderr.write(f"SLURM demo target: {elapsed:.1f} s\n")
 
-    # 1. Every job went through sbatch: the plugin logged one SLURM job per rule/group ...
-    ids = slurm_job_ids(workdir)
-    for strategy in STRATEGIES:
-        assert f"rule_extract_{strategy}" in ids, f"extract_{strategy} was not submitted: {sorted(ids)}"
-    train = [name for name in ids if name.startswith("rule_train")]
-    assert train, f"no training job was submitted: {sorted(ids)}"
-    assert any(name.startswith("group_prep") for name in ids), (
-        f"the data group was not submitted: {sorted(ids)}"
-    )
-    # ... and SLURM itself ran each of them; GPU-tagged rules with their GPU request.
-    gpu_rules = {f"rule_extract_{s}" for s in STRATEGIES} | set(train)
-    for name, job_ids in ids.items():
-        for job_id in job_ids:
-            record = slurm_job_record(job_id)
-            assert re.search(r"COMPLETED", record), f"{name} job {job_id} did not complete:\n{record}"
-            if name in gpu_rules:
-                assert re.search(rf"gpu:{GPU_MODEL}:1|gres/gpu[:=]", record), (
-                    f"{name} {job_id} had no GPU:\n{record}"
-                )
+    # 1. Every job went through sbatch: Snakemake submitted one SLURM job per rule, the plugin
+    # kept each job's log, and SLURM's own record shows it completed with its GPU.
+    jobs = slurm_jobs(proc.stdout)
+    rules = {
+        part for log in jobs.values() for part in Path(log).parts if part.startswith(("rule_", "group_"))
+    }
+    assert f"rule_extract_{STRATEGY}" in rules, f"extraction not submitted: {rules}\n{proc.stdout[-4000:]}"
+    assert any(r.startswith("rule_train") for r in rules), f"training not submitted: {rules}"
+    assert "Finished jobid" in proc.stdout
+    for job_id, log in jobs.items():
+        assert Path(log).exists(), f"no SLURM log for job {job_id}: {log}"
+        record = slurm_job_record(job_id)
+        assert "COMPLETED" in record, f"SLURM job {job_id} did not complete:\n{record}"
+        # Both rules are GPU-tagged by profiles/slurm: the request reached SLURM with the model.
+        assert re.search(rf"gpu:{GPU_MODEL}:1|gres/gpu(:{GPU_MODEL})?=1", record), f"job {job_id}:\n{record}"
 
     # 2. The results equal the local run's (same config, same inputs).
-    res = results_dir(config)
-    for strategy in STRATEGIES:
-        folder = Path(res) / DATASET / "features" / strategy
-        for npy in sorted((demo_run.workdir / folder).glob("*.npy")):
-            local = np.load(npy)
-            remote = np.load(workdir / folder / npy.name)
-            np.testing.assert_allclose(remote, local, rtol=1e-5, atol=1e-6, err_msg=str(folder / npy.name))
-        cell = Path(res) / DATASET / "runs" / MODEL / strategy / "metrics.json"
-        local_metrics = json.loads((demo_run.workdir / cell).read_text())
-        remote_metrics = json.loads((workdir / cell).read_text())
-        assert remote_metrics["status"] == local_metrics["status"] == "ok"
-        assert remote_metrics["best_params"] == local_metrics["best_params"]
-        for split in ("valid", "test"):
-            for key, value in local_metrics[split].items():
-                assert remote_metrics[split][key] == pytest.approx(value, rel=1e-6, abs=1e-9), (
-                    cell,
-                    split,
-                    key,
-                )
+    res = Path(results_dir(demo_run.config)) / DATASET
+    local_dir = demo_run.workdir / res / "features" / STRATEGY
+    matrices = sorted(local_dir.glob("*.npy"))
+    assert matrices
+    for npy in matrices:
+        remote = np.load(workdir / res / "features" / STRATEGY / npy.name)
+        np.testing.assert_allclose(remote, np.load(npy), rtol=1e-5, atol=1e-6, err_msg=npy.name)
+    cell = res / "runs" / MODEL / STRATEGY / "metrics.json"
+    local_metrics = json.loads((demo_run.workdir / cell).read_text())
+    remote_metrics = json.loads((workdir / cell).read_text())
+    assert remote_metrics["status"] == local_metrics["status"] == "ok"
+    assert remote_metrics["best_params"] == local_metrics["best_params"]
+    for split in ("valid", "test"):
+        for key, value in local_metrics[split].items():
+            assert remote_metrics[split][key] == pytest.approx(value, rel=1e-6, abs=1e-9), (cell, split, key)

@@ -22,6 +22,15 @@ DEMO_CONFIG = REPO / "config" / "demo.yaml"
 DERIVED_FROM = {"dual": {"visual", "textual"}, "dual_concat": {"visual", "textual"}}
 
 
+@dataclass
+class DemoRun:
+    """A working directory with its config file (and the config as loaded)."""
+
+    workdir: Path
+    configfile: Path
+    config: dict[str, Any]
+
+
 def snakemake_env() -> dict[str, str]:
     """One thread per job and no hub access: results do not depend on the machine."""
     env = dict(os.environ)
@@ -33,17 +42,19 @@ def snakemake_env() -> dict[str, str]:
 
 
 def snakemake_cmd(workdir: Path, configfile: Path, *args: str) -> list[str]:
+    """The command line; `args` come first because options that take several values
+    (--configfile, --groups, --set-resources) would swallow targets placed after them."""
     return [
         sys.executable,
         "-m",
         "snakemake",
+        *args,
         "-s",
         str(SNAKEFILE),
         "-d",
         str(workdir),
         "--configfile",
         str(configfile),
-        *args,
     ]
 
 
@@ -173,7 +184,7 @@ def job_model(job: PlannedJob) -> str | None:
     return None
 
 
-RULE_NAME = re.compile(r"^(?:rule|checkpoint)\s+(\w+)\s*:", re.M)
+RULE_NAME = re.compile(r"^\s*(?:rule|checkpoint)\s+(\w+)\s*:", re.M)
 
 
 def stage_rules(stage: str) -> set[str]:
@@ -184,6 +195,19 @@ def stage_rules(stage: str) -> set[str]:
 def is_report_job(job: PlannedJob) -> bool:
     """Aggregation-level jobs: the report stage's rules and the target rule `all`."""
     return job.rule == "all" or job.rule in stage_rules("report")
+
+
+def job_stage(job: PlannedJob) -> str:
+    """data | features | train | report, from the rule (report) or where its outputs go (feature
+    rules are generated per strategy, so their names are not in features.smk)."""
+    if is_report_job(job):
+        return "report"
+    parts = {part for out in job.outputs for part in Path(out).parts}
+    if parts & {"runs"}:
+        return "train"
+    if parts & {"features", "mmrec", "models"}:
+        return "features"
+    return "data"
 
 
 def load_yaml(path: Path) -> dict[str, Any]:

@@ -21,11 +21,13 @@ import pandas as pd
 from vlmrec.data import images as img
 from vlmrec.data.kcore import kcore_mask
 from vlmrec.data.sources import (
-    clean_ratings,
+    RatingCodes,
+    clean_mask,
+    decode_rows,
     read_meta,
     read_mmrec_inter,
     read_mmrec_mapping,
-    read_ratings,
+    read_ratings_codes,
 )
 from vlmrec.data.split import SPLIT_NAMES, split_labels
 from vlmrec.data.text import check_template, item_text_columns
@@ -84,16 +86,15 @@ class DatasetOutputs:
         )
 
 
-def kcore_candidates(ratings: pd.DataFrame, k: int) -> tuple[pd.DataFrame, int]:
-    """Clean + iterative k-core; rows keep their file order. Returns (rows, rounds)."""
-    frame = clean_ratings(ratings)
-    user_codes = frame["user"].cat.codes.to_numpy() if hasattr(frame["user"], "cat") else None
-    item_codes = frame["item"].cat.codes.to_numpy() if hasattr(frame["item"], "cat") else None
-    if user_codes is None or item_codes is None:
-        user_codes = pd.factorize(frame["user"])[0]
-        item_codes = pd.factorize(frame["item"])[0]
-    result = kcore_mask(user_codes, item_codes, k)
-    kept = frame.loc[result.mask].reset_index(drop=True)
+def kcore_candidates(ratings: RatingCodes, k: int) -> tuple[pd.DataFrame, int]:
+    """Clean + iterative k-core on integer codes; the surviving rows decoded, in file order.
+    Returns (rows, rounds)."""
+    clean = clean_mask(ratings)
+    rows = np.flatnonzero(clean)
+    result = kcore_mask(ratings.user[rows], ratings.item[rows], k)
+    mask = np.zeros(len(ratings), dtype=bool)
+    mask[rows[result.mask]] = True
+    kept = decode_rows(ratings, mask)
     log.info(
         "%d-core: %d rows, %d users, %d items after %d rounds",
         k,
@@ -115,9 +116,7 @@ def filter_interactions(
     max_bad_meta_fraction: float = 0.01,
 ) -> None:
     """Raw ratings + meta -> interim k-core rows and the candidate items' metadata."""
-    kept, _ = kcore_candidates(read_ratings(ratings_path, source), k)
-    kept["user"] = kept["user"].astype(str)
-    kept["item"] = kept["item"].astype(str)
+    kept, _ = kcore_candidates(read_ratings_codes(ratings_path, source), k)
     candidates = pd.unique(kept["item"])
     meta = read_meta(meta_path, source, wanted=set(candidates), max_bad_fraction=max_bad_meta_fraction)
     items = pd.DataFrame({"asin": candidates}).merge(meta, on="asin", how="left")[META_COLUMNS]
@@ -199,7 +198,11 @@ def _write_outputs(
 
 
 def _items_frame(
-    asins: np.ndarray, meta: pd.DataFrame, manifest: pd.DataFrame | None, image_dir: Path | None, options: BuildOptions
+    asins: np.ndarray,
+    meta: pd.DataFrame,
+    manifest: pd.DataFrame | None,
+    image_dir: Path | None,
+    options: BuildOptions,
 ) -> pd.DataFrame:
     meta = pd.DataFrame({"asin": asins}).merge(meta, on="asin", how="left")
     meta["categories"] = [c if isinstance(c, list | np.ndarray) else [] for c in meta["categories"]]
@@ -297,7 +300,9 @@ def build_mmrec_dataset(
     if user_mapping is not None:
         valid = user_mapping["dense"] < n_users
         user_ids[user_mapping.loc[valid, "dense"].to_numpy()] = user_mapping.loc[valid, "original"].to_numpy()
-    empty_meta = pd.DataFrame({"asin": asins, "title": None, "brand": "", "description": "", "categories": None})
+    empty_meta = pd.DataFrame(
+        {"asin": asins, "title": None, "brand": "", "description": "", "categories": None}
+    )
     items = _items_frame(asins, empty_meta, None, None, options)
     stats = _stats(interactions, n_users, n_items, "mmrec")
     stats.update(missing_images=n_items, missing_policy=options.missing_policy, split_method="provided")

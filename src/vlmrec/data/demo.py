@@ -165,9 +165,7 @@ def _meta_line(record: dict[str, object]) -> str:
     return repr(record) + "\n"
 
 
-def generate_demo(
-    out_dir: str | Path, category: str, n_users: int, n_items: int, seed: int
-) -> DemoFiles:
+def generate_demo(out_dir: str | Path, category: str, n_users: int, n_items: int, seed: int) -> DemoFiles:
     """Write the four demo artefacts for one dataset into `out_dir`; deterministic for `seed`."""
     rng = np.random.default_rng(seed)
     files = demo_files(out_dir, category)
@@ -216,7 +214,10 @@ def generate_demo(
             "imUrl": path.resolve().as_uri(),
             "categories": [[category.replace("_and_", " & ").replace("_", " "), topic_name, subtype]],
             "brand": brand,
-            "description": f"A {adjective.lower()} {subtype.lower()} for {topic_name.lower()} &lt;b&gt;by {brand}&lt;/b&gt;.",
+            "description": (
+                f"A {adjective.lower()} {subtype.lower()} for {topic_name.lower()} "
+                f"&lt;b&gt;by {brand}&lt;/b&gt;."
+            ),
             "salesRank": {category: int(rng.integers(1, 500_000))},
         }
         if i == no_title:
@@ -229,9 +230,13 @@ def generate_demo(
         if i == n_items // 2:
             # A record cut off before its asin, as a damaged download would leave it.
             lines.append("{'title': 'A line cut in the mid\n")
-    with atomic_path(files.meta) as tmp, open(tmp, "wb") as raw:
-        with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as handle:
-            handle.write("".join(lines).encode("utf-8"))
+    # mtime=0: a gzip header without a timestamp, so the same seed gives the same bytes.
+    with (
+        atomic_path(files.meta) as tmp,
+        open(tmp, "wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as out,
+    ):
+        out.write("".join(lines).encode("utf-8"))
 
     projection = rng.normal(size=(n_topics, FEATURE_DIM)).astype(np.float32)
     missing_feature = set(rng.choice(n_items, size=max(1, n_items // 60), replace=False).tolist())
@@ -243,6 +248,11 @@ def generate_demo(
             handle.write(asin.encode("ascii"))
             handle.write(vector.astype("<f4").tobytes())
     log.info(
-        "demo %s: %d users, %d items, %d rating rows -> %s", category, n_users, n_items, len(rows), files.ratings
+        "demo %s: %d users, %d items, %d rating rows -> %s",
+        category,
+        n_users,
+        n_items,
+        len(rows),
+        files.ratings,
     )
     return files

@@ -155,9 +155,7 @@ class _Progress:
             self.bar.close()
 
 
-def _http_attempt(
-    url: str, part: Path, options: DownloadOptions, session: requests.Session
-) -> None:
+def _http_attempt(url: str, part: Path, options: DownloadOptions, session: requests.Session) -> None:
     """One attempt: resume `part` from its current size; raise on a short read."""
     have = part.stat().st_size if part.exists() else 0
     headers = {"Range": f"bytes={have}-"} if have else {}

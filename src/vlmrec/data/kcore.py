@@ -33,35 +33,38 @@ def kcore_mask(user_codes: np.ndarray, item_codes: np.ndarray, k: int) -> KCoreR
     """
     if k < 1:
         raise ValueError(f"preprocess.k_core must be >= 1, got {k}")
-    users = np.asarray(user_codes, dtype=np.int64)
-    items = np.asarray(item_codes, dtype=np.int64)
+    users = np.asarray(user_codes)
+    items = np.asarray(item_codes)
+    if users.size and (users.min() < 0 or items.min() < 0):
+        raise ValueError("k-core: codes must be >= 0 (drop missing ids first)")
     if users.shape != items.shape:
         raise ValueError("user and item code arrays differ in length")
-    mask = np.ones(len(users), dtype=bool)
     if len(users) == 0:
-        return KCoreResult(mask, 0)
+        return KCoreResult(np.ones(0, dtype=bool), 0)
     n_users = int(users.max()) + 1
     n_items = int(items.max()) + 1
+    # Work on the shrinking set of surviving rows (most rows go in the first rounds).
+    rows = np.arange(len(users))
     rounds = 0
     while True:
-        kept_u = users[mask]
-        kept_i = items[mask]
-        user_counts = np.bincount(kept_u, minlength=n_users)
-        item_counts = np.bincount(kept_i, minlength=n_items)
+        user_counts = np.bincount(users, minlength=n_users)
+        item_counts = np.bincount(items, minlength=n_items)
         banned_users = (user_counts > 0) & (user_counts < k)
         banned_items = (item_counts > 0) & (item_counts < k)
         if not banned_users.any() and not banned_items.any():
             break
-        drop = banned_users[users] | banned_items[items]
-        mask &= ~drop
+        keep = ~(banned_users[users] | banned_items[items])
+        users, items, rows = users[keep], items[keep], rows[keep]
         rounds += 1
         log.info(
             "k-core round %d: banned %d users, %d items; %d rows left",
             rounds,
             int(banned_users.sum()),
             int(banned_items.sum()),
-            int(mask.sum()),
+            len(rows),
         )
+    mask = np.zeros(len(user_codes), dtype=bool)
+    mask[rows] = True
     return KCoreResult(mask, rounds)
 
 

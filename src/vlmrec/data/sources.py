@@ -20,6 +20,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,18 +45,43 @@ MAX_REPORTED_BAD_LINES = 20
 SPLIT_BY_LABEL = {0: "train", 1: "valid", 2: "test"}
 
 
-def read_ratings(path: str | Path, source: str) -> pd.DataFrame:
-    """Ratings CSV -> DataFrame(user, item: categorical; rating float32; timestamp float64).
+@dataclass(frozen=True)
+class RatingCodes:
+    """A ratings file as integer codes: ids are indices into `user_ids` / `item_ids` (-1: empty).
 
-    pyarrow's multi-threaded reader with dictionary-encoded ids keeps the 3.3M-row Sports file
-    at a few hundred MB. Empty fields become NaN/null (dropped later by `clean_ratings`).
+    Cleaning and k-core work on these codes; strings are decoded only for the surviving rows,
+    which keeps the 3.3M-row Sports file at a few seconds and about 1 GB.
     """
+
+    user: np.ndarray
+    item: np.ndarray
+    rating: np.ndarray
+    timestamp: np.ndarray
+    user_ids: pa.Array
+    item_ids: pa.Array
+
+    def __len__(self) -> int:
+        return len(self.user)
+
+
+def _encode(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    encoded = column.combine_chunks().dictionary_encode()
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    return codes, encoded.dictionary
+
+
+def read_ratings_codes(path: str | Path, source: str) -> RatingCodes:
+    """Read a ratings CSV (no header; column order per source) with pyarrow's threaded reader."""
     if source not in RATINGS_COLUMNS:
         raise ValueError(f"source {source!r} has no ratings CSV (expected one of {list(RATINGS_COLUMNS)})")
     names = RATINGS_COLUMNS[source]
-    ids = pa.dictionary(pa.int32(), pa.string())
     convert = pacsv.ConvertOptions(
-        column_types={"user": ids, "item": ids, "rating": pa.float32(), "timestamp": pa.float64()},
+        column_types={
+            "user": pa.string(),
+            "item": pa.string(),
+            "rating": pa.float32(),
+            "timestamp": pa.float64(),
+        },
         null_values=[""],
         strings_can_be_null=True,
     )
@@ -67,13 +93,61 @@ def read_ratings(path: str | Path, source: str) -> pd.DataFrame:
         )
     except (pa.ArrowInvalid, OSError) as exc:
         raise ValueError(f"{path}: cannot read as a {source} ratings CSV ({','.join(names)}): {exc}") from exc
-    frame = table.select(["user", "item", "rating", "timestamp"]).to_pandas()
-    log.info("%s: %d rating rows", path, len(frame))
+    user, user_ids = _encode(table.column("user"))
+    item, item_ids = _encode(table.column("item"))
+    ratings = RatingCodes(
+        user=user,
+        item=item,
+        rating=table.column("rating").to_numpy().astype(np.float32, copy=False),
+        timestamp=table.column("timestamp").to_numpy().astype(np.float64, copy=False),
+        user_ids=user_ids,
+        item_ids=item_ids,
+    )
+    log.info("%s: %d rating rows, %d users, %d items", path, len(ratings), len(user_ids), len(item_ids))
+    return ratings
+
+
+def clean_mask(ratings: RatingCodes) -> np.ndarray:
+    """MMRec's cleaning as a row mask: drop rows with a missing field, then duplicates of
+    (user, item, timestamp) (the first occurrence stays)."""
+    valid = (
+        (ratings.user >= 0) & (ratings.item >= 0) & ~np.isnan(ratings.rating) & ~np.isnan(ratings.timestamp)
+    )
+    keys = pd.DataFrame({"u": ratings.user, "i": ratings.item, "t": ratings.timestamp})
+    duplicate = keys.duplicated().to_numpy() & valid
+    log.info(
+        "cleaning: %d rows with a missing field, %d duplicates", int((~valid).sum()), int(duplicate.sum())
+    )
+    return valid & ~duplicate
+
+
+def decode_rows(ratings: RatingCodes, mask: np.ndarray) -> pd.DataFrame:
+    """DataFrame(user, item: str; rating float32; timestamp int64) of the masked rows, in file order."""
+    rows = np.flatnonzero(mask)
+    return pd.DataFrame(
+        {
+            "user": ratings.user_ids.take(pa.array(ratings.user[rows])).to_numpy(zero_copy_only=False),
+            "item": ratings.item_ids.take(pa.array(ratings.item[rows])).to_numpy(zero_copy_only=False),
+            "rating": ratings.rating[rows],
+            "timestamp": ratings.timestamp[rows].astype(np.int64),
+        }
+    )
+
+
+def read_ratings(path: str | Path, source: str) -> pd.DataFrame:
+    """Ratings CSV -> DataFrame(user, item: str; rating float32; timestamp float64, NaN kept)."""
+    codes = read_ratings_codes(path, source)
+    frame = decode_rows(codes, np.ones(len(codes), dtype=bool)) if len(codes) else None
+    if frame is None:
+        return pd.DataFrame(columns=["user", "item", "rating", "timestamp"])
+    frame["timestamp"] = codes.timestamp
+    frame.loc[codes.user < 0, "user"] = None
+    frame.loc[codes.item < 0, "item"] = None
     return frame
 
 
 def clean_ratings(frame: pd.DataFrame) -> pd.DataFrame:
-    """MMRec's cleaning: drop rows with a missing field, then duplicate (user, item, timestamp)."""
+    """MMRec's cleaning on a DataFrame: dropna, then drop duplicate (user, item, timestamp)."""
     before = len(frame)
     frame = frame.dropna()
     after_na = len(frame)
@@ -133,10 +207,8 @@ def _normalise_2018(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _parse_line(line: str, source: str) -> dict[str, Any]:
-    if source == "amazon2014":
-        record = ast.literal_eval(line)
-    else:
-        record = json.loads(line)
+    # 2014 lines are Python literals (single quotes): literal_eval, never eval.
+    record = ast.literal_eval(line) if source == "amazon2014" else json.loads(line)
     if not isinstance(record, dict):
         raise ValueError(f"a {type(record).__name__}, not a dict")
     if "asin" not in record:
@@ -155,29 +227,39 @@ def iter_meta(
     if source not in _ASIN_PATTERNS:
         raise ValueError(f"source {source!r} has no meta file")
     path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"meta file {path} not found")
     pattern = _ASIN_PATTERNS[source]
     normalise = _normalise_2014 if source == "amazon2014" else _normalise_2018
     parsed = bad = 0
     first_bad = ""
-    with _open_text(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            line = line.strip()
-            if not line:
-                continue
-            if wanted is not None:
-                match = pattern.search(line)
-                if match and match.group(1) not in wanted:
+    number = 0
+    try:
+        with _open_text(path) as handle:
+            for number, line in enumerate(handle, start=1):
+                line = line.strip()
+                if not line:
                     continue
-            parsed += 1
-            try:
-                record = normalise(_parse_line(line, source))
-            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
-                bad += 1
-                first_bad = first_bad or f"{path}:{number}"
-                if bad <= MAX_REPORTED_BAD_LINES:
-                    log.warning("%s:%d: malformed %s meta line skipped (%s)", path, number, source, exc)
-                continue
-            yield record
+                if wanted is not None:
+                    match = pattern.search(line)
+                    if match and match.group(1) not in wanted:
+                        continue
+                parsed += 1
+                try:
+                    record = normalise(_parse_line(line, source))
+                except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+                    bad += 1
+                    first_bad = first_bad or f"{path}:{number}"
+                    if bad <= MAX_REPORTED_BAD_LINES:
+                        log.warning("%s:%d: malformed %s meta line skipped (%s)", path, number, source, exc)
+                    continue
+                yield record
+    except (EOFError, OSError, UnicodeError) as exc:
+        # A truncated or damaged download (gzip stream cut short): say so, naming file and line.
+        raise ValueError(
+            f"{path}: unreadable after line {number} ({exc}); the file is truncated or corrupt. "
+            "Delete it (and its .sha256.json) and re-run to download it again."
+        ) from exc
     if bad > MAX_REPORTED_BAD_LINES:
         log.warning("%s: %d malformed lines skipped in all", path, bad)
     if parsed and bad / parsed > max_bad_fraction:
@@ -212,7 +294,9 @@ def read_mmrec_inter(path: str | Path) -> pd.DataFrame:
     required = ["userID", "itemID", "x_label"]
     missing = [c for c in required if c not in frame.columns]
     if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}; MMRec's header is userID itemID rating timestamp x_label")
+        raise ValueError(
+            f"{path}: missing column(s) {missing}; MMRec's header is userID itemID rating timestamp x_label"
+        )
     if frame[required].isna().any().any():
         row = int(np.flatnonzero(frame[required].isna().any(axis=1).to_numpy())[0])
         raise ValueError(f"{path}:{row + 2}: empty userID/itemID/x_label")

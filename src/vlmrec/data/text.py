@@ -72,7 +72,6 @@ def item_text_columns(meta: pd.DataFrame, template: str, category_level: str) ->
     out["brand"] = meta["brand"].fillna("").astype(str)
     out["description"] = meta["description"].fillna("").astype(str)
     out["text"] = [
-        fill_template(template, row)
-        for row in out[list(TEMPLATE_FIELDS)].to_dict(orient="records")
+        fill_template(template, row) for row in out[list(TEMPLATE_FIELDS)].to_dict(orient="records")
     ]
     return out

@@ -2,9 +2,10 @@
 run on our split and features (`data/<dataset>/` in an MMRec checkout).
 
 `.inter` is MMRec's tab-separated `userID itemID rating timestamp x_label` with x_label 0/1/2 =
-train/valid/test. A single fused modality (prompt1, prompt2, dual_concat) is written to both
-feature files, because MMRec's two-modality models (LATTICE) need both; FREEDOM-style models then
-see the same vectors twice. Delete MMRec's cached graphs (`mm_adj_*.pt`, `*_adj_*.pt`) when features
+train/valid/test. Two-modality sets (dual, original, ...) map image -> image_feat.npy and
+text -> text_feat.npy. A single-modality set (visual, textual, prompt1, prompt2, dual_concat) is
+written to BOTH files: MMRec's LATTICE needs both, and every MMRec model then runs unchanged (it
+sees the same vectors in both slots). Delete MMRec's cached graphs (`mm_adj_*.pt`, `*_adj_*.pt`) when features
 change: their names carry no hash.
 """
 
@@ -39,8 +40,9 @@ def mmrec_inter(interactions: pd.DataFrame) -> pd.DataFrame:
 
 def modality_files(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """MMRec file name -> matrix."""
-    if set(arrays) == {"fused"}:
-        return {"image_feat.npy": arrays["fused"], "text_feat.npy": arrays["fused"]}
+    if len(arrays) == 1:
+        (matrix,) = arrays.values()
+        return {"image_feat.npy": matrix, "text_feat.npy": matrix}
     if set(arrays) == {"image", "text"}:
         return {"image_feat.npy": arrays["image"], "text_feat.npy": arrays["text"]}
     raise ValueError(f"cannot map modalities {sorted(arrays)} to MMRec's image/text files")

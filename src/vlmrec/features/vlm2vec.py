@@ -100,6 +100,9 @@ class VLM2VecEncoder:
     max_text_length: at most this many prompt tokens before image expansion (right truncation).
     padding_side: left (default) or right; the embeddings are the same either way.
     merge_adapter: False keeps peft's unmerged LoRA layers (tests compare the two).
+    vision_chunk_patches: images per vision-tower call are grouped up to this many 14x14 patches
+        (a 224x224 image has 256) under sdpa/eager; None = auto (256 on CPU, where the dense mask
+        dominates; 2048 on CUDA, where bigger matmuls win). Unused with flash-attention.
     """
 
     def __init__(
@@ -118,6 +121,7 @@ class VLM2VecEncoder:
         device: str = "auto",
         padding_side: str = "left",
         merge_adapter: bool = True,
+        vision_chunk_patches: int | None = None,
         name: str = "vlm2vec",
     ) -> None:
         if padding_side not in {"left", "right"}:
@@ -134,6 +138,8 @@ class VLM2VecEncoder:
         self.batch_size = batch_size
         self.max_text_length = max_text_length
         self.padding_side = padding_side
+        # flash-attention's vision path is linear in the batch; sdpa/eager need groups (see encode_images).
+        self.vision_chunk_patches = _vision_chunk(vision_chunk_patches, self.attn_implementation, self.device)
         self.model_path, self.revision, self.adapter_ref = _resolve_model_and_adapter(
             resolve_model_path(model), revision, adapter, adapter_subfolder, adapter_revision
         )
@@ -321,11 +327,7 @@ class VLM2VecEncoder:
         input_ids = inputs.input_ids.to(self.device)
         embeds = self.model.get_input_embeddings()(input_ids)
         if inputs.pixel_values is not None:
-            vis_dtype = next(visual.parameters()).dtype
-            grid = inputs.image_grid_thw.to(self.device)
-            image_embeds = visual(inputs.pixel_values.to(self.device, vis_dtype), grid_thw=grid)
-            if not hasattr(image_embeds, "shape"):
-                raise RuntimeError("this transformers version's Qwen2-VL visual returns no tensor")
+            image_embeds = self.encode_images(inputs.pixel_values, inputs.image_grid_thw)
             mask = input_ids == self.image_token_id
             if int(mask.sum()) != image_embeds.shape[0]:
                 raise RuntimeError(
@@ -342,6 +344,28 @@ class VLM2VecEncoder:
             return_dict=True,
         )
         return out.last_hidden_state
+
+    def encode_images(self, pixel_values: Any, grid_thw: Any) -> Any:
+        """Vision-tower features [sum_i n_tokens_i, dim] for concatenated images.
+
+        The tower attends within each image only, but its sdpa/eager path in transformers 4.x
+        builds a dense [patches, patches] mask over *all* images of the call: quadratic in the
+        batch. Images are therefore sent in groups of at most `vision_chunk_patches` patches
+        (flash-attention uses cu_seqlens and takes them all at once); the result is the same.
+        """
+        import torch
+
+        visual, _ = _model_parts(self.model)
+        vis_dtype = next(visual.parameters()).dtype
+        pixel_values = pixel_values.to(self.device, vis_dtype)
+        grid_thw = grid_thw.to(self.device)
+        outputs = []
+        for (img_lo, img_hi), (row_lo, row_hi) in _patch_groups(grid_thw, self.vision_chunk_patches):
+            out = visual(pixel_values[row_lo:row_hi], grid_thw=grid_thw[img_lo:img_hi])
+            if not isinstance(out, torch.Tensor):
+                raise RuntimeError("this transformers version's Qwen2-VL visual returns no tensor")
+            outputs.append(out)
+        return torch.cat(outputs, dim=0)
 
     def describe(self) -> dict[str, Any]:
         """What decides these vectors, for the feature manifest."""
@@ -361,6 +385,31 @@ class VLM2VecEncoder:
             "device": self.device,
             "library_versions": library_versions(),
         }
+
+
+def _vision_chunk(requested: int | None, attn: str, device: str) -> int | None:
+    """Patch budget per vision-tower call (None: all images at once)."""
+    if attn == "flash_attention_2":
+        return None
+    if requested is not None:
+        if requested < 1:
+            raise ValueError(f"vision_chunk_patches must be >= 1, got {requested}")
+        return requested
+    return 2048 if device.startswith("cuda") else 256
+
+
+def _patch_groups(grid_thw: Any, budget: int | None) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Consecutive image groups of at most `budget` patches (>= 1 image each):
+    [((first_image, end_image), (first_patch_row, end_patch_row)), ...]."""
+    sizes = [int(v) for v in grid_thw.prod(dim=-1).tolist()]
+    groups, img_lo, row_lo, rows = [], 0, 0, 0
+    for i, n in enumerate(sizes):
+        if budget is not None and i > img_lo and rows + n > budget:
+            groups.append(((img_lo, i), (row_lo, row_lo + rows)))
+            img_lo, row_lo, rows = i, row_lo + rows, 0
+        rows += n
+    groups.append(((img_lo, len(sizes)), (row_lo, row_lo + rows)))
+    return groups
 
 
 def expand_image_tokens(ids: list[int], image_token_id: int, n_tokens: int) -> list[int]:

@@ -44,7 +44,7 @@ class Freedom(Recommender):
     ) -> None:
         super().__init__(data, features, params, device)
         p = self.params
-        slots = graphs.modality_slots(features, self.name)
+        slots = graphs.modality_slots(features, self.name, self.n_items)
         self._init_parameters(slots)
         self._init_graphs(data, slots)
         self.masked_adj: torch.Tensor | None = None
@@ -65,16 +65,14 @@ class Freedom(Recommender):
             if slot not in slots:
                 continue
             feat = slots[slot]
-            if feat.shape[0] != self.n_items:
-                raise ValueError(
-                    f"models.{self.name}: {slot} features have {feat.shape[0]} rows, expected n_items={self.n_items}"
-                )
             setattr(self, f"{slot}_embedding", nn.Embedding.from_pretrained(feat.clone(), freeze=False))
             setattr(self, f"{slot}_trs", nn.Linear(feat.shape[1], feat_dim))
 
     def _init_graphs(self, data: InteractionData, slots: dict[str, torch.Tensor]) -> None:
         p, dev = self.params, self.device
-        self.norm_adj = graphs.ui_sym_norm(self.n_users, self.n_items, data.train_users, data.train_items, dev)
+        self.norm_adj = graphs.ui_sym_norm(
+            self.n_users, self.n_items, data.train_users, data.train_items, dev
+        )
         # MMRec's edge order for torch.multinomial comes from SciPy's COO (item-major with the
         # SciPy of its pinned environment); sorting makes ours independent of the input order.
         users = torch.as_tensor(data.train_users, dtype=torch.int64)

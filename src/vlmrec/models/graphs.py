@@ -20,9 +20,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-# CSR support is "beta" in torch; the ops used here (construction, spmm forward/backward) are stable.
-warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
-
 DEFAULT_BLOCK_ROWS = 1024
 # MMRec's epsilon added to degrees before the inverse square root (FREEDOM and its UI graph).
 DEGREE_EPS = 1e-7
@@ -44,7 +41,9 @@ class Entries(NamedTuple):
 
 # ---------------------------------------------------------------------------------------------
 # Modalities.
-def modality_slots(features: dict[str, torch.Tensor] | None, model: str) -> dict[str, torch.Tensor]:
+def modality_slots(
+    features: dict[str, torch.Tensor] | None, model: str, n_items: int | None = None
+) -> dict[str, torch.Tensor]:
     """Map a feature set onto MMRec's two slots: ``image`` (v_feat) and ``text`` (t_feat).
 
     ``image`` + ``text`` fill both slots. A single modality of any other name (``fused`` from the
@@ -55,6 +54,12 @@ def modality_slots(features: dict[str, torch.Tensor] | None, model: str) -> dict
         raise ValueError(f"models.{model}: needs item features (a feature set with 1 or 2 modalities)")
     names = sorted(features)
     tensors = {name: torch.as_tensor(value, dtype=torch.float32) for name, value in features.items()}
+    for name, x in tensors.items():
+        if x.ndim != 2 or (n_items is not None and x.shape[0] != n_items):
+            raise ValueError(
+                f"models.{model}: '{name}' features have shape {tuple(x.shape)}, "
+                f"expected [n_items={n_items}, d]"
+            )
     if names == [IMAGE_SLOT, TEXT_SLOT]:
         return {IMAGE_SLOT: tensors[IMAGE_SLOT], TEXT_SLOT: tensors[TEXT_SLOT]}
     if len(names) == 1:
@@ -131,9 +136,12 @@ def to_csr(entries: Entries) -> torch.Tensor:
     counts = torch.bincount(merged.rows, minlength=entries.shape[0])
     crow = torch.zeros(entries.shape[0] + 1, dtype=torch.int64, device=counts.device)
     crow[1:] = torch.cumsum(counts, 0)
-    return torch.sparse_csr_tensor(
-        crow, merged.cols, merged.values, entries.shape, check_invariants=False
-    )
+    with warnings.catch_warnings():
+        # CSR is "beta" in torch; construction and spmm forward/backward used here are stable.
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(
+            crow, merged.cols, merged.values, entries.shape, check_invariants=False
+        )
 
 
 def row_sums(entries: Entries) -> torch.Tensor:
@@ -165,9 +173,7 @@ def freedom_mm_adj(
     """FREEDOM's ``mm_adj``: ``w*image + (1-w)*text`` of the per-modality graphs, or the one graph alone."""
     graphs = {slot: freedom_knn_graph(x, k, block_rows) for slot, x in slots.items()}
     if len(graphs) == 2:
-        mixed = concat(
-            graphs[IMAGE_SLOT].scaled(image_weight), graphs[TEXT_SLOT].scaled(1.0 - image_weight)
-        )
+        mixed = concat(graphs[IMAGE_SLOT].scaled(image_weight), graphs[TEXT_SLOT].scaled(1.0 - image_weight))
         return to_csr(mixed)
     return to_csr(next(iter(graphs.values())))
 

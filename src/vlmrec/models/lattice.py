@@ -55,7 +55,7 @@ class Lattice(Recommender):
         self.norm_adj = graphs.ui_row_norm_self_loops(
             self.n_users, self.n_items, data.train_users, data.train_items, device
         )
-        slots = graphs.modality_slots(features, self.name)
+        slots = graphs.modality_slots(features, self.name, self.n_items)
         self._init_parameters(slots)
         self.item_adj: torch.Tensor | None = None
         self.build_item_graph = True
@@ -74,10 +74,6 @@ class Lattice(Recommender):
         self.image_embedding = self.image_trs = self.text_embedding = self.text_trs = None
         for slot in self.slots:
             feat = slots[slot]
-            if feat.shape[0] != self.n_items:
-                raise ValueError(
-                    f"models.{self.name}: {slot} features have {feat.shape[0]} rows, expected n_items={self.n_items}"
-                )
             setattr(self, f"{slot}_embedding", nn.Embedding.from_pretrained(feat.clone(), freeze=False))
             self.original[slot] = graphs.lattice_original_graph(feat.to(self.device), self.k, self.block_rows)
         for slot in self.slots:
@@ -103,9 +99,7 @@ class Lattice(Recommender):
         else:
             learned_adj, original = learned[self.slots[0]], self.original[self.slots[0]]
         learned_adj = graphs.sym_normalize(learned_adj)
-        mixed = graphs.concat(
-            learned_adj.scaled(1 - self.lambda_coeff), original.scaled(self.lambda_coeff)
-        )
+        mixed = graphs.concat(learned_adj.scaled(1 - self.lambda_coeff), original.scaled(self.lambda_coeff))
         return graphs.to_csr(mixed)
 
     def pre_epoch(self, epoch: int) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from vlmrec.report.cells import METRICS_FILE, discover_metrics
+from vlmrec.report.labels import ID_FEATURE
 from vlmrec.report.table import TableOrder
 
 
@@ -45,6 +46,22 @@ def _order(config: dict[str, Any]) -> TableOrder:
     )
 
 
+def _missing_cells(config: dict[str, Any], results: Path) -> list[tuple[str, str, str]]:
+    """Cells of the config's experiment without a metrics.json yet (as common.smk's cells())."""
+    strategies = config.get("features", {}).get("strategies", [])
+    expected = [
+        (dataset, model, feature)
+        for dataset in config.get("datasets", {})
+        for model, entry in config.get("models", {}).items()
+        for feature in (strategies if entry.get("features") else [ID_FEATURE])
+    ]
+    return [
+        cell
+        for cell in expected
+        if not (results.joinpath(*cell[:1], "runs", *cell[1:]) / METRICS_FILE).exists()
+    ]
+
+
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="workflow config whose report: section to use")
     parser.add_argument("--results-dir", type=Path, default=Path("results"), help="default: results")
@@ -56,7 +73,9 @@ def _run_aggregate(args: argparse.Namespace) -> int:
     from vlmrec.report.aggregate import AggregateOutputs, aggregate
 
     metrics_files = args.metrics_files or discover_metrics(args.results_dir)
-    out = args.out_dir or (args.results_dir / "partial" if args.partial else args.results_dir)
+    # Not results/partial: that is the Snakemake rule's output, and a file written outside Snakemake
+    # has no provenance record, so `snakemake partial_table` would then never refresh it.
+    out = args.out_dir or (args.results_dir / "partial_cli" if args.partial else args.results_dir)
     outputs = AggregateOutputs(
         csv=out / "table.csv",
         md=out / "table.md",
@@ -64,8 +83,10 @@ def _run_aggregate(args: argparse.Namespace) -> int:
         html=out / "table.html",
         significance=out / "significance.csv",
     )
-    tidy = aggregate(metrics_files, outputs, _settings(args), _order(_config(args)))
-    print(f"{len(tidy)} rows from {len(metrics_files)} cells -> {outputs.md}")
+    config = _config(args)
+    missing = _missing_cells(config, args.results_dir) if args.partial else []
+    tidy = aggregate(metrics_files, outputs, _settings(args), _order(config), missing)
+    print(f"{len(tidy)} rows from {len(metrics_files)} cells ({len(missing)} pending) -> {outputs.md}")
     return 0
 
 
@@ -117,9 +138,9 @@ def register(subparsers: Any) -> None:
         "--metrics-files", nargs="+", type=Path, help="cells to use (default: every finished one)"
     )
     agg.add_argument(
-        "--out-dir", type=Path, help="default: RESULTS_DIR, or RESULTS_DIR/partial with --partial"
+        "--out-dir", type=Path, help="default: RESULTS_DIR, or RESULTS_DIR/partial_cli with --partial"
     )
-    agg.add_argument("--partial", action="store_true", help="write to RESULTS_DIR/partial (long runs)")
+    agg.add_argument("--partial", action="store_true", help="finished cells only, others pending (long runs)")
     agg.add_argument("--baseline", help="feature the others are compared with (default: original)")
     agg.add_argument("--alpha", type=float, help="significance level (default 0.05)")
     agg.add_argument("--bootstrap-samples", type=int, help="bootstrap resamples (default 2000)")
