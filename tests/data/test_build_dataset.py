@@ -91,6 +91,8 @@ def test_contract_files(staged: dict[str, Path]) -> None:
     ok = items["image_status"] == "ok"
     assert items.loc[ok, "image_path"].map(lambda p: Path(p).exists()).all()
     assert items.loc[~ok, "image_path"].isna().all()
+    # Missing paths read back as NaN (pandas' `str` dtype), never as pd.NA or the string "None".
+    assert all(isinstance(v, float) for v in items.loc[~ok, "image_path"].tolist())
     assert stats["missing_images"] == int((~ok).sum()) > 0
 
     # Text: the template, HTML entities unescaped, the missing title handled.

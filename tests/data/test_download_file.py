@@ -34,12 +34,22 @@ def test_resume_after_cut_connection(tmp_path: Path) -> None:
 
 
 def test_resume_across_runs_from_leftover_part(tmp_path: Path) -> None:
-    (tmp_path / "meta.gz.part").write_bytes(BODY[:30_000])
     with scripted_server() as server:
         url = server.add("/meta.gz", ("ok", BODY))
+        (tmp_path / "meta.gz.part").write_bytes(BODY[:30_000])
+        (tmp_path / "meta.gz.part.url").write_text(url + "\n")
         download_file(url, tmp_path / "meta.gz", FAST)
-    assert (tmp_path / "meta.gz").read_bytes() == BODY
-    assert server.requests == [("/meta.gz", "bytes=30000-")]
+        assert (tmp_path / "meta.gz").read_bytes() == BODY
+        assert server.requests == [("/meta.gz", "bytes=30000-")]
+        assert not (tmp_path / "meta.gz.part.url").exists()
+
+        # A leftover of another URL is not resumed: it would splice two files together.
+        other = server.add("/other.gz", ("ok", BODY))
+        (tmp_path / "x.gz.part").write_bytes(b"stale bytes")
+        (tmp_path / "x.gz.part.url").write_text(url + "\n")
+        download_file(other, tmp_path / "x.gz", FAST)
+        assert (tmp_path / "x.gz").read_bytes() == BODY
+        assert server.requests[-1] == ("/other.gz", None)
 
 
 @pytest.mark.parametrize("status", [503, 429, 500])

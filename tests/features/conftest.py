@@ -98,7 +98,11 @@ def make_items(root: Path, n_items: int = N_ITEMS, missing: tuple[int, ...] = MI
             }
         )
     items_path = root / "items.parquet"
-    pd.DataFrame(rows).to_parquet(items_path, index=False)
+    frame = pd.DataFrame(rows)
+    # The data stage writes pandas "string" columns: missing values read back as pd.NA.
+    strings = [c for c in frame.columns if c != "item_id"]
+    frame[strings] = frame[strings].astype("string")
+    frame.to_parquet(items_path, index=False)
     return items_path
 
 

@@ -77,3 +77,36 @@ def test_cli_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
         build_parser().parse_args([command, "--help"])
     assert done.value.code == 0
     assert f"vlmrec {command}" in capsys.readouterr().out
+
+
+def test_cli_combine_and_export(tmp_path, features_config) -> None:
+    """`combine` and `export-mmrec` build the workflow's files from the command line."""
+    import numpy as np
+    import pandas as pd
+    from conftest import FakeFactory, make_items
+
+    from vlmrec.cli import main
+    from vlmrec.features.registry import build_feature_set
+
+    root = tmp_path / "results" / "demo_baby"
+    items = make_items(root)
+    for strategy in ("visual", "textual"):
+        params = strategy_params(strategy, features_config)
+        build_feature_set(
+            strategy, items, root / "features" / strategy, params, encoder_factory=FakeFactory()
+        )
+    config = str(REPO_ROOT / "config" / "demo.yaml")
+    results = str(tmp_path / "results")
+    base = ["--config", config, "--dataset", "demo_baby", "--results-dir", results]
+    assert main(["combine", *base, "--strategy", "dual_concat"]) == 0
+    assert np.load(root / "features" / "dual_concat" / "fused.npy").shape == (12, 16)
+    assert main(["extract", *base, "--strategy", "dual"]) == 1  # dual is built with `combine`
+    assert main(["combine", *base[:3], "nope", "--strategy", "dual"]) == 1
+    pd.DataFrame(
+        {"user_id": [0], "item_id": [1], "rating": [5.0], "timestamp": [7], "split": ["train"]}
+    ).to_parquet(root / "interactions.parquet")
+    args = ["export-mmrec", "--dataset", "demo_baby", "--strategy", "dual_concat", "--results-dir", results]
+    assert main(args) == 0
+    assert (root / "mmrec" / "dual_concat" / "demo_baby.inter").read_text().splitlines()[
+        1
+    ] == "0\t1\t5.0\t7\t0"

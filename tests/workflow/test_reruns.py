@@ -197,17 +197,26 @@ def feature_file(run: DemoRun, dataset: str, strategy: str) -> Path:
 
 @pytest.mark.parametrize("target", ["features", "cell"])
 def test_deleted_file_rebuilds_only_its_branch(demo_copy: DemoRun, target: str) -> None:
+    """A deleted final output (a feature matrix) is rebuilt by `snakemake`; a deleted intermediate
+    (a cell's metrics.json: Snakemake >= 7.8 does not regenerate missing intermediates whose
+    consumers are up to date) by naming it: `snakemake <file> all`. Either way only its branch."""
     config = demo_copy.config
     dataset = next(iter(config["datasets"]))
+    strategies = config["features"]["strategies"]
+    targets: list[str] = []
     if target == "features":
-        feature_file(demo_copy, dataset, "visual").unlink()
-        features = affected_strategies("visual", config["features"]["strategies"])
+        feature = "visual" if "visual" in strategies else strategies[0]
+        feature_file(demo_copy, dataset, feature).unlink()
+        features = affected_strategies(feature, strategies)
         models = set(config["models"])
     else:
         model = feature_models(config)[0]
-        (demo_copy.workdir / f"{results_dir(config)}/{dataset}/runs/{model}/prompt1/metrics.json").unlink()
-        features, models = {"prompt1"}, {model}
-    jobs = dry_run(demo_copy.workdir, demo_copy.configfile)
+        feature = "prompt1" if "prompt1" in strategies else strategies[0]
+        deleted = f"{results_dir(config)}/{dataset}/runs/{model}/{feature}/metrics.json"
+        (demo_copy.workdir / deleted).unlink()
+        features, models = {feature}, {model}
+        targets = [deleted, "all"]
+    jobs = dry_run(demo_copy.workdir, demo_copy.configfile, *targets)
 
     def allowed(job: PlannedJob) -> bool:
         model = job_model(job)
@@ -216,8 +225,9 @@ def test_deleted_file_rebuilds_only_its_branch(demo_copy: DemoRun, target: str) 
         )
 
     assert_only(jobs, allowed, f"deleted {target} file")
-    report_with_dataset = [
-        j for j in jobs if is_report_job(j) and j.wildcards.get("dataset", dataset) != dataset
-    ]
-    assert not report_with_dataset, [j.describe() for j in report_with_dataset]
+    other_datasets = [j for j in jobs if is_report_job(j) and j.wildcards.get("dataset", dataset) != dataset]
+    assert not other_datasets, [j.describe() for j in other_datasets]
     assert any("Missing output files" in j.reason for j in jobs)
+    assert train_cells(jobs, config) == {
+        (dataset, m, f) for m in models & set(feature_models(config)) for f in features
+    }

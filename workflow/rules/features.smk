@@ -30,13 +30,13 @@ for _strategy in STRATEGIES:
 
     rule:
         name:
-            f"{'extract' if get_spec(_strategy).encodes else 'combine'}_{_strategy}"
+            feature_rule_name(_strategy)
         input:
             **extract_inputs(_strategy),
         output:
             **extract_outputs(_strategy),
         log:
-            f"logs/features_{_strategy}/{{dataset}}.log",
+            f"logs/{feature_rule_name(_strategy)}/{{dataset}}.log",
         conda:
             conda_env("features")
         resources:

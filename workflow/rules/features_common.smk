@@ -94,6 +94,11 @@ def rule_params(strategy):
     }
 
 
+def feature_rule_name(strategy):
+    """extract_<name> for encoded strategies, combine_<name> for those built from other files."""
+    return f"{'extract' if get_spec(strategy).encodes else 'combine'}_{strategy}"
+
+
 def extract_resources(strategy):
     if not get_spec(strategy).encodes:
         return COMBINE_RESOURCES

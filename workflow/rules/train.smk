@@ -33,7 +33,7 @@ if config["training"].get("grid_jobs", "separate") == "separate":
         params:
             model_params=lambda w: config["models"][w.model]["params"],
             point=lambda w: point_by_name(model_grid(w.model), w.point),
-            training=TRAIN_SETTINGS,
+            training=POINT_SETTINGS,
         script:
             "../scripts/train_point.py"
 

@@ -3,6 +3,8 @@ from vlmrec.training.grid import point_by_name, point_names
 
 # Training settings that change results; grid_jobs only changes the job layout.
 TRAIN_SETTINGS = {k: v for k, v in config["training"].items() if k != "grid_jobs"}
+# A grid point's runs do not depend on how the winner is chosen: select_on reruns select_cell only.
+POINT_SETTINGS = {k: v for k, v in TRAIN_SETTINGS.items() if k != "select_on"}
 # Per-job resources; a profile's set-resources can override them per rule. A GPU is requested
 # only for training.device: cuda (auto uses one when the job happens to see one).
 TRAIN_RESOURCES = {

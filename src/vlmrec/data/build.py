@@ -219,10 +219,10 @@ def _items_frame(
     else:
         status = np.full(len(items), NO_IMAGE_SOURCE, dtype=object)
         paths = [None] * len(items)
-    items["image_path"] = pd.array(paths, dtype="string")
-    items["image_status"] = pd.array(status, dtype="string")
+    items["image_path"] = pd.array(paths, dtype="str")
+    items["image_status"] = pd.array(status, dtype="str")
     for column in ("asin", "title", "category", "text", "brand", "description", "category_path"):
-        items[column] = items[column].astype("string")
+        items[column] = items[column].astype("str")
     return items[ITEM_COLUMNS]
 
 
@@ -254,7 +254,7 @@ def build_dataset(
             "item_id": item_codes.astype(np.int64),
             "rating": rows["rating"].to_numpy(dtype=np.float32),
             "timestamp": rows["timestamp"].to_numpy(dtype=np.int64),
-            "split": pd.array(SPLIT_NAMES[labels], dtype="string"),
+            "split": pd.array(SPLIT_NAMES[labels], dtype="str"),
         }
     )
     meta = pd.read_parquet(items_meta_path)

@@ -194,6 +194,15 @@ def _copy_local(url: str, part: Path, options: DownloadOptions) -> None:
         shutil.copyfileobj(src, dst, length=options.chunk_bytes)
 
 
+def _forget_part_of_other_url(part: Path, url: str) -> None:
+    """A leftover `.part` is resumed only for the URL that started it (`.part.url` says which)."""
+    marker = part.with_name(part.name + ".url")
+    if part.exists() and (not marker.exists() or marker.read_text().strip() != url):
+        log.warning("%s: discarding %s left by another URL", url, part)
+        part.unlink()
+    marker.write_text(url + "\n")
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -218,6 +227,7 @@ def download_file(
     if is_file_url(url):
         _copy_local(url, part, options)
     elif url.startswith(("http://", "https://")):
+        _forget_part_of_other_url(part, url)
         own_session = session is None
         session = session or requests.Session()
         try:
@@ -234,6 +244,7 @@ def download_file(
         "seconds": round(time.monotonic() - started, 3),
     }
     os.replace(part, dest)
+    part.with_name(part.name + ".url").unlink(missing_ok=True)
     record_path = dest.with_name(dest.name + RECORD_SUFFIX)
     tmp = record_path.with_name(record_path.name + ".tmp")
     tmp.write_text(json.dumps(record, indent=2) + "\n")

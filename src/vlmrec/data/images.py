@@ -201,7 +201,7 @@ def fetch_images(
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
     manifest["bytes"] = manifest["bytes"].astype("int64")
     for column in ("asin", "url", "status", "error", "path"):
-        manifest[column] = manifest[column].astype("string")
+        manifest[column] = manifest[column].astype("str")
     counts = manifest["status"].value_counts().to_dict()
     log.info("images: status counts %s", counts)
     return manifest

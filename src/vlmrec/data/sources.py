@@ -311,7 +311,7 @@ def read_mmrec_inter(path: str | Path) -> pd.DataFrame:
             "item_id": frame["itemID"].astype(np.int64),
             "rating": frame["rating"].astype(np.float32) if "rating" in frame else np.float32(1.0),
             "timestamp": frame["timestamp"].fillna(0).astype(np.int64) if "timestamp" in frame else 0,
-            "split": labels.map(SPLIT_BY_LABEL).astype("string"),
+            "split": labels.map(SPLIT_BY_LABEL).astype("str"),
         }
     )
     if (out["user_id"] < 0).any() or (out["item_id"] < 0).any():

@@ -50,7 +50,7 @@ def image_paths(ctx: BuildContext) -> list[str | None]:
     paths: list[str | None] = []
     base = ctx.items_path.parent
     for value in ctx.items["image_path"].tolist():
-        if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
+        if value is None or pd.isna(value) or value == "":  # None, NaN or pd.NA (string dtype)
             paths.append(None)
             continue
         path = Path(value)
@@ -63,7 +63,7 @@ def image_paths(ctx: BuildContext) -> list[str | None]:
 
 
 def item_texts(items: pd.DataFrame) -> list[str]:
-    return ["" if t is None or (isinstance(t, float) and np.isnan(t)) else str(t) for t in items["text"]]
+    return ["" if t is None or pd.isna(t) else str(t) for t in items["text"]]
 
 
 def mean_fill(present_vectors: np.ndarray, present: np.ndarray) -> np.ndarray:
