@@ -277,7 +277,8 @@ def main() -> None:
             print(
                 f"{model:8} {spec:22} {r['epoch_s']:8.2f} {r['eval_s']:7.2f} {r['build_s']:8.2f} "
                 f"{r['peak_mb']:8.0f}  <= {ep_t}/{ev_t} s {ok}   [{r['data']}: {r['users']} users, "
-                f"{r['items']} items, {r['train_edges']} train edges]"
+                f"{r['items']} items, {r['train_edges']} train edges]",
+                flush=True,
             )
     if args.big_items > 0:
         extra = ["--big", "--big-items", str(args.big_items), "--features", args.big_features]

@@ -113,7 +113,7 @@ def test_separate_points_and_single_job_give_the_same_cell(tmp_path, repo_root) 
     pd.testing.assert_frame_equal(curve_a, curve_b)
     state_a, state_b = torch.load(separate / "best.pt"), torch.load(single / "best.pt")
     assert state_a.keys() == state_b.keys() and all(torch.equal(state_a[k], state_b[k]) for k in state_a)
-    assert not list(single.glob(".points-*"))  # the single job's scratch folder is gone
+    assert not (single / ".points").exists()  # the single job's scratch folder is gone
 
 
 def test_cell_outputs_contract_and_winner(tmp_path) -> None:
@@ -136,3 +136,41 @@ def test_cell_outputs_contract_and_winner(tmp_path) -> None:
     assert metrics["test_std"]["recall@10"] == 0.0  # one seed
     curve = pd.read_csv(out.curve)
     assert {"seed", "epoch", "loss", "lr", "valid_recall@10", "test_ndcg@5", "seconds"} <= set(curve.columns)
+
+
+def test_single_job_resumes_finished_points(tmp_path, monkeypatch) -> None:
+    from vlmrec.training import grid as grid_module
+
+    rows = [(u, i, "train") for u in range(30) for i in range(u % 4, 60, 4)]
+    rows += [(u, (u * 7 + 1) % 60, "valid") for u in range(30)]
+    rows += [(u, (u * 5 + 2) % 60, "test") for u in range(30)]
+    data = from_frame(pd.DataFrame(rows, columns=["user_id", "item_id", "split"]))
+    settings = TrainSettings(epochs=2, patience=1, topk=(5, 10), valid_metric="recall@10", device="cpu")
+    grid = {"reg_weight": [0.0, 1e-3, 1e-2]}
+    out = cell_files(tmp_path / "cell")
+    calls: list[float] = []
+    interrupt = {"on": True}
+    real_train_run = grid_module.train_run
+
+    def counting_train_run(model, params, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+        calls.append(params["reg_weight"])
+        if params["reg_weight"] == 1e-2 and interrupt["on"]:
+            raise RuntimeError("interrupted")  # the job dies in its third point
+        return real_train_run(model, params, *args, **kwargs)
+
+    monkeypatch.setattr(grid_module, "train_run", counting_train_run)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        train_cell("lightgcn", {}, grid, data, None, settings, [1], "valid", out, {})
+    assert not out.result.exists() and (tmp_path / "cell" / ".points").is_dir()
+    # A changed setting (here the seeds) invalidates the finished points: all run again.
+    calls.clear()
+    with pytest.raises(RuntimeError, match="interrupted"):
+        train_cell("lightgcn", {}, grid, data, None, settings, [2], "valid", out, {})
+    assert calls == [0.0, 1e-3, 1e-2]
+    # The same settings reuse the two finished points.
+    calls.clear()
+    interrupt["on"] = False
+    metrics = train_cell("lightgcn", {}, grid, data, None, settings, [2], "valid", out, {})
+    assert calls == [1e-2]
+    assert len(metrics["grid"]) == 3 and metrics["seeds"] == [2] and out.result.exists()
+    assert not (tmp_path / "cell" / ".points").exists()

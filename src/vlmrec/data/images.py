@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import requests
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from vlmrec.data.download import DownloadOptions, HTTPStatusError, fetch_bytes
 from vlmrec.utils.io import atomic_path, write_parquet
@@ -102,7 +102,7 @@ def decode_image(data: bytes, max_pixels: int) -> Image.Image:
         raise ValueError(f"{TOO_LARGE}: {exc}") from exc
     except ValueError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, Exception) as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many types for broken files
         raise ValueError(f"{CORRUPT}: {type(exc).__name__}: {exc}") from exc
     return to_rgb(image)
 
@@ -147,7 +147,7 @@ def _fetch_one(
         return row
     path = out_dir / image_file_name(asin)
     if path.exists() and _is_valid_file(path):
-        row.update(bytes=path.stat().st_size, path=path.name, error="kept from an earlier run")
+        row.update(bytes=path.stat().st_size, path=path.name)  # fetched by an earlier run
         return row
     if not hasattr(sessions, "session"):
         sessions.session = requests.Session()

@@ -15,14 +15,14 @@ point in one process through the same two functions.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import math
 import shutil
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from vlmrec.evaluation.metrics import metric_keys
 from vlmrec.models.registry import get_model_class
 from vlmrec.training.data import SplitData, load_features, load_interactions
 from vlmrec.training.trainer import RunResult, TrainSettings, curve_columns, train_run
-from vlmrec.utils.io import atomic_path, read_json, write_json, write_parquet
+from vlmrec.utils.io import atomic_path, content_hash, read_json, write_json, write_parquet
 from vlmrec.utils.runtime import cpu_threads
 
 log = logging.getLogger(__name__)
@@ -101,14 +101,19 @@ def run_point(
     seeds: Sequence[int],
     out: PointFiles,
     meta: Mapping[str, Any] | None = None,
+    key: str | None = None,
 ) -> dict[str, Any]:
     """Train one grid point for every seed and write its files; returns the point's JSON."""
     merged = {**params, **point}
     runs: list[RunResult] = []
     for seed in seeds:
         log.info("model %s point %s seed %d", model, point_name(point), seed)
-        runs.append(train_run(model, merged, data, features, settings, seed))
+        run = train_run(model, merged, data, features, settings, seed)
+        if runs:
+            run.best_state = None  # only the first seed's weights are kept (best.pt)
+        runs.append(run)
     result = {
+        "key": key,
         "meta": dict(meta or {}),
         "model": model,
         "point": dict(point),
@@ -273,18 +278,55 @@ def train_cell(
     out: PointFiles,
     meta: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Every grid point in this process (``grid_jobs: single``), then the same selection."""
+    """Every grid point in this process (``grid_jobs: single``), then the same selection.
+
+    Finished points are kept in ``<cell>/.points/`` until the cell is written, so a rerun after an
+    interruption skips them. A point is reused only when its key (a hash of the model, parameters,
+    training settings, seeds and the content of the interactions and features) matches.
+    """
     started = time.perf_counter()
-    out.result.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".points-", dir=out.result.parent) as tmp:
-        files = []
-        for point in grid_points(grid):
-            point_files = PointFiles.in_dir(tmp, point_name(point))
-            run_point(model, params, point, data, features, settings, seeds, point_files, meta)
-            files.append(point_files)
-        metrics = select_cell(files, out, select_on, settings.valid_metric, meta)
+    scratch = out.result.parent / ".points"
+    base_key = _cell_key(model, params, data, features, settings, seeds)
+    files = []
+    for point in grid_points(grid):
+        point_files = PointFiles.in_dir(scratch, point_name(point))
+        key = content_hash(base_key, dict(point))
+        if _finished(point_files, key):
+            log.info("point %s: reusing the finished result in %s", point_name(point), scratch)
+        else:
+            run_point(model, params, point, data, features, settings, seeds, point_files, meta, key=key)
+        files.append(point_files)
+    metrics = select_cell(files, out, select_on, settings.valid_metric, meta)
+    shutil.rmtree(scratch)
     log.info("cell done in %.1f s", time.perf_counter() - started)
     return metrics
+
+
+def _cell_key(
+    model: str,
+    params: Mapping[str, Any],
+    data: SplitData,
+    features: Mapping[str, np.ndarray] | None,
+    settings: TrainSettings,
+    seeds: Sequence[int],
+) -> str:
+    digest = hashlib.sha256()
+    for name in ("train", "valid", "test"):
+        for array in data.split(name):
+            digest.update(np.ascontiguousarray(array, dtype=np.int64).tobytes())
+    for name, matrix in sorted((features or {}).items()):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(matrix).tobytes())
+    return content_hash(model, dict(params), asdict(settings), list(seeds), digest.hexdigest())
+
+
+def _finished(files: PointFiles, key: str) -> bool:
+    if not all(p.exists() for p in (files.result, files.per_user, files.curve, files.checkpoint)):
+        return False
+    try:
+        return read_json(files.result).get("key") == key
+    except ValueError:  # a corrupt JSON: run the point again
+        return False
 
 
 # --------------------------------------------------------------------------------------------- jobs
