@@ -171,3 +171,22 @@ def test_items_contract_errors_name_the_file(tmp_path: Path, features_config: di
 def test_feature_set_files() -> None:
     assert feature_set_files("dual") == ["image.npy", "text.npy", "manifest.json"]
     assert feature_set_files("prompt2") == ["fused.npy", "manifest.json"]
+
+
+def test_provided_copies_mmrec_files(items_path: Path, features_config: dict) -> None:
+    raw = items_path.parent / "raw"
+    raw.mkdir()
+    image, text = np.random.default_rng(0).random((12, 7)), np.random.default_rng(1).random((12, 3))
+    np.save(raw / "image_feat.npy", image)
+    np.save(raw / "text_feat.npy", text)
+    manifest = _build("provided", items_path, features_config, raw_dir=raw)
+    sets = _load(items_path, "provided")
+    np.testing.assert_array_equal(sets["image"], image.astype(np.float32))
+    np.testing.assert_array_equal(sets["text"], text.astype(np.float32))
+    assert manifest["modalities"]["image"]["dim"] == 7
+    np.save(raw / "text_feat.npy", text[:11])
+    with pytest.raises(RuntimeError, match="11 rows, items.parquet has 12"):
+        _build("provided", items_path, features_config, raw_dir=raw)
+    (raw / "text_feat.npy").unlink()
+    with pytest.raises(FileNotFoundError, match="text_feat.npy"):
+        _build("provided", items_path, features_config, raw_dir=raw)
