@@ -190,3 +190,11 @@ def test_provided_copies_mmrec_files(items_path: Path, features_config: dict) ->
     (raw / "text_feat.npy").unlink()
     with pytest.raises(FileNotFoundError, match="text_feat.npy"):
         _build("provided", items_path, features_config, raw_dir=raw)
+
+
+def test_no_image_at_all_is_a_clear_error(tmp_path: Path, features_config: dict) -> None:
+    from conftest import make_items
+
+    items = make_items(tmp_path / "ds", n_items=4, missing=(0, 1, 2, 3))
+    with pytest.raises(ValueError, match="no item has an image"):
+        _build("visual", items, features_config, encoder_factory=FakeFactory())

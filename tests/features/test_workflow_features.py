@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from vlmrec.config import REPO_ROOT
 from vlmrec.features.amazon_cnn import write_image_features
 from vlmrec.features.registry import feature_set_files
 
-SNAKEMAKE = str(Path(os.environ.get("VIRTUAL_ENV", REPO_ROOT / ".venv")) / "bin" / "snakemake")
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")  # the one installed next to this python
 STAGE_SNAKEFILE = f"""
 from snakemake.utils import validate
 validate(config, "{REPO_ROOT}/config/schema.yaml")

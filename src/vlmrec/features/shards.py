@@ -199,7 +199,7 @@ def encode_resumable(job: EncodeJob, make_encoder: Callable[[], Encoder]) -> Enc
         return encoder
 
     if job.n == 0:
-        raise ValueError(f"{job.desc}: nothing to encode")
+        raise ValueError(f"{job.desc}: nothing to encode (no items, or no item has an image)")
     order = _prepare_cache(job, get_encoder)
     shards = [order[start : start + job.shard_size] for start in range(0, job.n, job.shard_size)]
     done: dict[int, np.ndarray] = {}
