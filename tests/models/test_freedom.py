@@ -34,7 +34,11 @@ def batch(seed: int, size: int = 32) -> tuple[torch.Tensor, torch.Tensor, torch.
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, data.train_users.size, size)
     neg = rng.integers(0, N_ITEMS, size)
-    return torch.as_tensor(data.train_users[idx]), torch.as_tensor(data.train_items[idx]), torch.as_tensor(neg)
+    return (
+        torch.as_tensor(data.train_users[idx]),
+        torch.as_tensor(data.train_items[idx]),
+        torch.as_tensor(neg),
+    )
 
 
 TWO = {"image": 12, "text": 20}
@@ -143,7 +147,9 @@ def test_one_or_two_modalities(names: dict[str, int]) -> None:
     model.prepare_eval()
     assert model.score_users(torch.tensor([0, 3, 7])).shape == (3, N_ITEMS)
     slots = [s for s in ("image", "text") if getattr(model, f"{s}_trs") is not None]
-    assert slots == (["image"] if names == {"image": 12} else ["text"] if len(names) == 1 else ["image", "text"])
+    assert slots == (
+        ["image"] if names == {"image": 12} else ["text"] if len(names) == 1 else ["image", "text"]
+    )
     if len(names) == 1:
         x = next(iter(make_features(names).values()))
         assert torch.equal(model.mm_adj.to_dense(), graphs.freedom_mm_adj({"t": x}, 10, 0.1).to_dense())

@@ -35,7 +35,11 @@ def batch(seed: int, size: int = 32) -> tuple[torch.Tensor, torch.Tensor, torch.
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, data.train_users.size, size)
     neg = rng.integers(0, N_ITEMS, size)
-    return torch.as_tensor(data.train_users[idx]), torch.as_tensor(data.train_items[idx]), torch.as_tensor(neg)
+    return (
+        torch.as_tensor(data.train_users[idx]),
+        torch.as_tensor(data.train_items[idx]),
+        torch.as_tensor(neg),
+    )
 
 
 def dense_cosine(x: torch.Tensor) -> torch.Tensor:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,8 @@ def jobs_of_stage(jobs: list[PlannedJob], stage: str) -> list[PlannedJob]:
     return [j for j in jobs if job_stage(j) == stage]
 
 
-def assert_only(jobs: list[PlannedJob], allowed, what: str) -> None:
+def assert_only(jobs: list[PlannedJob], allowed: Callable[[PlannedJob], bool], what: str) -> None:
+    """Every planned job outside the report stage depends on the change; the table is redone."""
     unexpected = [j.describe() for j in jobs if not is_report_job(j) and not allowed(j)]
     assert not unexpected, f"{what}: jobs planned that do not depend on the change:\n" + "\n".join(unexpected)
     assert any(j.rule == "aggregate" for j in jobs), f"{what}: the aggregation is not planned"
@@ -54,7 +56,7 @@ def train_cells(jobs: list[PlannedJob], config: dict) -> set[tuple[str, str, str
     return {(job_dataset(j, config), job_model(j), job_feature(j)) for j in jobs_of_stage(jobs, "train")}
 
 
-def change_config(run: DemoRun, edit) -> None:
+def change_config(run: DemoRun, edit: Callable[[dict], None]) -> None:
     edit(run.config)
     write_yaml(run.configfile, run.config)
 

@@ -74,8 +74,8 @@ def slurm_job_record(job_id: str) -> str:
 
 
 def prepare_workdir(demo_run: DemoRun, tmp_path: Path) -> tuple[Path, Path, list[str]]:
-    """A copy of the local run without one feature set (and its shard cache) and the cell trained
-    on it: the SLURM run must recompute exactly that branch, on GPU-tagged jobs."""
+    """A copy of the local run without one feature set (and its shard cache), the cell trained on
+    it and its MMRec export: the SLURM run must recompute exactly that branch."""
     workdir = tmp_path / "run"
     shutil.copytree(demo_run.workdir, workdir, symlinks=True)
     shutil.rmtree(workdir / ".snakemake" / "locks", ignore_errors=True)
@@ -84,10 +84,13 @@ def prepare_workdir(demo_run: DemoRun, tmp_path: Path) -> tuple[Path, Path, list
     for cache in (res / "features" / ".shards").glob(f"{STRATEGY}-*"):
         shutil.rmtree(cache)
     shutil.rmtree(res / "runs" / MODEL / STRATEGY)
+    shutil.rmtree(res / "mmrec" / STRATEGY)
     configfile = tmp_path / "config.yaml"
     shutil.copy2(demo_run.configfile, configfile)
-    target = f"{results_dir(demo_run.config)}/{DATASET}/runs/{MODEL}/{STRATEGY}/metrics.json"
-    return workdir, configfile, [target]
+    prefix = f"{results_dir(demo_run.config)}/{DATASET}"
+    # The cell (GPU: extraction, then training) and the MMRec export (a CPU job beside training).
+    targets = [f"{prefix}/runs/{MODEL}/{STRATEGY}/metrics.json", f"{prefix}/mmrec/{STRATEGY}/{DATASET}.inter"]
+    return workdir, configfile, targets
 
 
 def test_demo_target_through_slurm(slurm_cluster: None, demo_run: DemoRun, tmp_path: Path) -> None:
@@ -124,27 +127,32 @@ def test_demo_target_through_slurm(slurm_cluster: None, demo_run: DemoRun, tmp_p
     }
     assert f"rule_extract_{STRATEGY}" in rules, f"extraction not submitted: {rules}\n{proc.stdout[-4000:]}"
     assert any(r.startswith("rule_train") for r in rules), f"training not submitted: {rules}"
+    assert "rule_export_mmrec" in rules, f"the export was not submitted: {rules}"
     assert "Finished jobid" in proc.stdout
+    gpu_request = re.compile(rf"gpu:{GPU_MODEL}:1|gres/gpu(:{GPU_MODEL})?=1")
     for job_id, log in jobs.items():
         assert Path(log).exists(), f"no SLURM log for job {job_id}: {log}"
         record = slurm_job_record(job_id)
         assert "COMPLETED" in record, f"SLURM job {job_id} did not complete:\n{record}"
-        # Both rules are GPU-tagged by profiles/slurm: the request reached SLURM with the model.
-        assert re.search(rf"gpu:{GPU_MODEL}:1|gres/gpu(:{GPU_MODEL})?=1", record), f"job {job_id}:\n{record}"
+        # Extraction and training are GPU-tagged: the request reached SLURM with the GPU model;
+        # the export is a CPU job and holds no GPU.
+        if "rule_export_mmrec" in Path(log).parts:
+            assert not gpu_request.search(record) and "gpu" not in record.lower(), f"job {job_id}:\n{record}"
+        else:
+            assert gpu_request.search(record), f"job {job_id} without its GPU:\n{record}"
 
-    # 2. The results equal the local run's (same config, same inputs).
+    # 2. The results equal the local run's bit for bit (same config, inputs, seeds and threads).
     res = Path(results_dir(demo_run.config)) / DATASET
     local_dir = demo_run.workdir / res / "features" / STRATEGY
     matrices = sorted(local_dir.glob("*.npy"))
     assert matrices
     for npy in matrices:
         remote = np.load(workdir / res / "features" / STRATEGY / npy.name)
-        np.testing.assert_allclose(remote, np.load(npy), rtol=1e-5, atol=1e-6, err_msg=npy.name)
+        np.testing.assert_array_equal(remote, np.load(npy), err_msg=npy.name)
     cell = res / "runs" / MODEL / STRATEGY / "metrics.json"
     local_metrics = json.loads((demo_run.workdir / cell).read_text())
     remote_metrics = json.loads((workdir / cell).read_text())
     assert remote_metrics["status"] == local_metrics["status"] == "ok"
     assert remote_metrics["best_params"] == local_metrics["best_params"]
     for split in ("valid", "test"):
-        for key, value in local_metrics[split].items():
-            assert remote_metrics[split][key] == pytest.approx(value, rel=1e-6, abs=1e-9), (cell, split, key)
+        assert remote_metrics[split] == local_metrics[split], (cell, split)

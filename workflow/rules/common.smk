@@ -1,8 +1,4 @@
 # Shared helpers for every stage: result paths, the experiment's cells, wildcard constraints.
-import itertools
-import json
-from pathlib import Path
-
 RESULTS = config.get("results_dir", "results")
 DATASETS = list(config["datasets"])
 STRATEGIES = list(config["features"]["strategies"])
@@ -26,12 +22,17 @@ def features_for_model(model):
 
 
 def cells():
-    """Every (dataset, model, feature) cell of the comparison table."""
+    """Every (dataset, model, feature) cell of the comparison table.
+
+    A strategy that does not apply to a dataset (e.g. `provided` needs an mmrec-source dataset)
+    gives no cell; `feature_applies` comes from features_common.smk.
+    """
     return [
         (dataset, model, feature)
         for dataset in DATASETS
         for model in MODELS
         for feature in features_for_model(model)
+        if feature == NO_FEATURE or feature_applies(dataset, feature)
     ]
 
 

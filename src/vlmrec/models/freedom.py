@@ -47,7 +47,7 @@ class Freedom(Recommender):
         slots = graphs.modality_slots(features, self.name, self.n_items)
         self._init_parameters(slots)
         self._init_graphs(data, slots)
-        self.masked_adj: torch.Tensor | None = None
+        self.masked_adj: graphs.FixedSparse | None = None
         self._eval_users: torch.Tensor | None = None
         self._eval_items: torch.Tensor | None = None
         self.reg_weight = float(p["reg_weight"])
@@ -75,8 +75,7 @@ class Freedom(Recommender):
         )
         # MMRec's edge order for torch.multinomial comes from SciPy's COO (item-major with the
         # SciPy of its pinned environment); sorting makes ours independent of the input order.
-        users = torch.as_tensor(data.train_users, dtype=torch.int64)
-        items = torch.as_tensor(data.train_items, dtype=torch.int64)
+        users, items = graphs.unique_edges(data.train_users, data.train_items, self.n_items)
         order = torch.argsort(users + items * self.n_users, stable=True)
         self.edge_users, self.edge_items = users[order].to(dev), items[order].to(dev)
         self.edge_values = graphs.edge_norm_values(
@@ -98,10 +97,10 @@ class Freedom(Recommender):
             self.edge_users, self.edge_items, self.edge_values, dropout, self.n_users, self.n_items
         )
 
-    def forward(self, adj: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, adj: graphs.FixedSparse) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.item_id_embedding.weight
         for _ in range(int(self.params["n_mm_layers"])):
-            h = torch.sparse.mm(self.mm_adj, h)
+            h = graphs.spmm(self.mm_adj, h)
         ego = torch.cat([self.user_embedding.weight, self.item_id_embedding.weight], dim=0)
         mean = graphs.lightgcn_propagate(adj, ego, int(self.params["n_ui_layers"]))
         users, items = torch.split(mean, [self.n_users, self.n_items], dim=0)

@@ -38,6 +38,12 @@ class Entries(NamedTuple):
     def scaled(self, factor: float | torch.Tensor) -> Entries:
         return Entries(self.rows, self.cols, factor * self.values, self.shape)
 
+    def to_dense(self) -> torch.Tensor:
+        return to_csr(self).to_dense()
+
+    def nnz(self) -> int:
+        return self.values.numel()
+
 
 # ---------------------------------------------------------------------------------------------
 # Modalities.
@@ -150,6 +156,73 @@ def row_sums(entries: Entries) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------------------------
+# Constant sparse matrices with a cached transpose.
+class FixedSparse:
+    """A constant CSR matrix and its transpose, for ``A @ x`` with gradient w.r.t. ``x`` only.
+
+    ``torch.sparse.mm`` re-derives ``A^T`` (a sort and a CSR conversion) in every backward; the graphs
+    here are fixed for at least an epoch, so the transpose is built once. Same kernels, same results.
+    """
+
+    def __init__(self, csr: torch.Tensor, symmetric: bool = False) -> None:
+        self.csr = csr.detach()
+        self.csr_t = self.csr if symmetric else _transpose_csr(self.csr)
+
+    @property
+    def shape(self) -> torch.Size:
+        return self.csr.shape
+
+    def to_dense(self) -> torch.Tensor:
+        return self.csr.to_dense()
+
+    def _nnz(self) -> int:
+        return self.csr._nnz()
+
+    def nnz(self) -> int:
+        return self.csr._nnz()
+
+
+def _transpose_csr(csr: torch.Tensor) -> torch.Tensor:
+    rows = torch._convert_indices_from_csr_to_coo(csr.crow_indices(), csr.col_indices())
+    entries = Entries(rows[1], rows[0], csr.values(), (csr.shape[1], csr.shape[0]))
+    return to_csr(entries)
+
+
+class _FixedSpmm(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, matrix: FixedSparse) -> torch.Tensor:  # type: ignore[override]
+        ctx.matrix = matrix
+        return torch.sparse.mm(matrix.csr, x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        return torch.sparse.mm(ctx.matrix.csr_t, grad), None
+
+
+Graph = FixedSparse | Entries | torch.Tensor
+
+
+def spmm(adj: Graph, x: torch.Tensor) -> torch.Tensor:
+    """``adj @ x`` for every graph form used here.
+
+    - :class:`FixedSparse`: CSR product, cached transpose for the backward.
+    - :class:`Entries` whose values need gradient (LATTICE's learned graph on the first batch of an
+      epoch): a gather/index_add product. ``torch.sparse.mm``'s gradient w.r.t. a sparse matrix forms the
+      dense ``grad @ x^T`` (n_items² floats, 15.9 GB at 63k items) before masking it; this costs
+      nnz x d instead.
+    - anything else (entries without grad, a torch sparse tensor): ``torch.sparse.mm``.
+    """
+    if isinstance(adj, FixedSparse):
+        return _FixedSpmm.apply(x, adj)
+    if isinstance(adj, Entries):
+        if adj.values.requires_grad and torch.is_grad_enabled():
+            out = torch.zeros(adj.shape[0], x.shape[1], dtype=x.dtype, device=x.device)
+            return out.index_add(0, adj.rows, adj.values.unsqueeze(1) * x[adj.cols])
+        return torch.sparse.mm(to_csr(adj), x)
+    return torch.sparse.mm(adj, x)
+
+
+# ---------------------------------------------------------------------------------------------
 # Item-item graphs.
 def freedom_knn_graph(x: torch.Tensor, k: int, block_rows: int = DEFAULT_BLOCK_ROWS) -> Entries:
     """FREEDOM's frozen graph for one modality: binary kNN (self included), ``D^-1/2 A D^-1/2``.
@@ -169,13 +242,13 @@ def freedom_knn_graph(x: torch.Tensor, k: int, block_rows: int = DEFAULT_BLOCK_R
 
 def freedom_mm_adj(
     slots: dict[str, torch.Tensor], k: int, image_weight: float, block_rows: int = DEFAULT_BLOCK_ROWS
-) -> torch.Tensor:
+) -> FixedSparse:
     """FREEDOM's ``mm_adj``: ``w*image + (1-w)*text`` of the per-modality graphs, or the one graph alone."""
     graphs = {slot: freedom_knn_graph(x, k, block_rows) for slot, x in slots.items()}
     if len(graphs) == 2:
         mixed = concat(graphs[IMAGE_SLOT].scaled(image_weight), graphs[TEXT_SLOT].scaled(1.0 - image_weight))
-        return to_csr(mixed)
-    return to_csr(next(iter(graphs.values())))
+        return FixedSparse(to_csr(mixed))
+    return FixedSparse(to_csr(next(iter(graphs.values()))))
 
 
 def sym_normalize(entries: Entries) -> Entries:
@@ -203,37 +276,45 @@ def _bipartite(users: torch.Tensor, items: torch.Tensor, n_users: int) -> tuple[
     return torch.cat([users, item_nodes]), torch.cat([item_nodes, users])
 
 
+def unique_edges(
+    users: np.ndarray | torch.Tensor, items: np.ndarray | torch.Tensor, n_items: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Distinct (user, item) pairs, user-major (MMRec's adjacency collapses duplicates)."""
+    keys = torch.unique(_as_long(users, "cpu") * n_items + _as_long(items, "cpu"))
+    return keys // n_items, keys % n_items
+
+
 def _as_long(array: np.ndarray | torch.Tensor, device: torch.device | str) -> torch.Tensor:
     return torch.as_tensor(np.asarray(array), dtype=torch.int64).to(device)
 
 
 def ui_sym_norm(
     n_users: int, n_items: int, users: np.ndarray, items: np.ndarray, device: torch.device | str = "cpu"
-) -> torch.Tensor:
+) -> FixedSparse:
     """FREEDOM/LightGCN ``norm_adj``: ``D^-1/2 A D^-1/2`` of the symmetric bipartite graph, no self-loops.
 
     Degrees + 1e-7 and the product are computed in float64 and stored as float32, as MMRec's SciPy code
     does. ``users``/``items`` must be unique pairs (``InteractionData`` guarantees it).
     """
     n = n_users + n_items
-    rows, cols = _bipartite(_as_long(users, "cpu"), _as_long(items, "cpu"), n_users)
+    rows, cols = _bipartite(*unique_edges(users, items, n_items), n_users)
     degree = torch.bincount(rows, minlength=n).to(torch.float64) + DEGREE_EPS
     d_inv_sqrt = torch.pow(degree, -0.5)
     values = (d_inv_sqrt[rows] * d_inv_sqrt[cols]).to(torch.float32)
-    return to_csr(Entries(rows, cols, values, (n, n))).to(device)
+    return FixedSparse(to_csr(Entries(rows, cols, values, (n, n))).to(device), symmetric=True)
 
 
 def ui_row_norm_self_loops(
     n_users: int, n_items: int, users: np.ndarray, items: np.ndarray, device: torch.device | str = "cpu"
-) -> torch.Tensor:
+) -> FixedSparse:
     """LATTICE's ``norm_adj``: ``D^-1 (A + I)``, row-normalised with self-loops (float64 -> float32)."""
     n = n_users + n_items
-    rows, cols = _bipartite(_as_long(users, "cpu"), _as_long(items, "cpu"), n_users)
+    rows, cols = _bipartite(*unique_edges(users, items, n_items), n_users)
     nodes = torch.arange(n)
     rows, cols = torch.cat([rows, nodes]), torch.cat([cols, nodes])
     d_inv = 1.0 / torch.bincount(rows, minlength=n).to(torch.float64)
     values = d_inv[rows].to(torch.float32)
-    return to_csr(Entries(rows, cols, values, (n, n))).to(device)
+    return FixedSparse(to_csr(Entries(rows, cols, values, (n, n))).to(device))
 
 
 def edge_norm_values(users: torch.Tensor, items: torch.Tensor, n_users: int, n_items: int) -> torch.Tensor:
@@ -251,7 +332,7 @@ def pruned_ui_graph(
     n_users: int,
     n_items: int,
     generator: torch.Generator | None = None,
-) -> torch.Tensor:
+) -> FixedSparse:
     """FREEDOM's degree-sensitive edge pruning (one draw per epoch).
 
     Keeps ``int(E * (1 - dropout))`` edges sampled without replacement with probability proportional
@@ -264,14 +345,14 @@ def pruned_ui_graph(
     values = edge_norm_values(kept_users, kept_items, n_users, n_items)
     n = n_users + n_items
     rows, cols = _bipartite(kept_users, kept_items, n_users)
-    return to_csr(Entries(rows, cols, torch.cat([values, values]), (n, n)))
+    return FixedSparse(to_csr(Entries(rows, cols, torch.cat([values, values]), (n, n))), symmetric=True)
 
 
-def lightgcn_propagate(adj: torch.Tensor, ego: torch.Tensor, n_layers: int) -> torch.Tensor:
+def lightgcn_propagate(adj: Graph, ego: torch.Tensor, n_layers: int) -> torch.Tensor:
     """LightGCN: mean over [E0, A E0, A^2 E0, ...] (no weights, no nonlinearity)."""
     layers = [ego]
     for _ in range(n_layers):
-        ego = torch.sparse.mm(adj, ego)
+        ego = spmm(adj, ego)
         layers.append(ego)
     return torch.stack(layers, dim=1).mean(dim=1)
 

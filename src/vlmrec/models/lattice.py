@@ -57,7 +57,7 @@ class Lattice(Recommender):
         )
         slots = graphs.modality_slots(features, self.name, self.n_items)
         self._init_parameters(slots)
-        self.item_adj: torch.Tensor | None = None
+        self.item_adj: graphs.Graph | None = None
         self.build_item_graph = True
         self._eval_users: torch.Tensor | None = None
         self._eval_items: torch.Tensor | None = None
@@ -81,8 +81,8 @@ class Lattice(Recommender):
         self.modal_weight = nn.Parameter(torch.tensor([0.5, 0.5]))
 
     # -----------------------------------------------------------------------------------------
-    def build_item_adj(self) -> torch.Tensor:
-        """``(1-λ)·Norm(mix of learned kNN) + λ·mix of Norm(original kNN)`` as CSR; grad follows the mode."""
+    def build_item_adj(self) -> graphs.Entries:
+        """``(1-λ)·Norm(mix of learned kNN) + λ·mix of Norm(original kNN)``, coalesced; grad per mode."""
         weight = torch.softmax(self.modal_weight, dim=0)
         learned = {}
         for slot in self.slots:
@@ -100,19 +100,20 @@ class Lattice(Recommender):
             learned_adj, original = learned[self.slots[0]], self.original[self.slots[0]]
         learned_adj = graphs.sym_normalize(learned_adj)
         mixed = graphs.concat(learned_adj.scaled(1 - self.lambda_coeff), original.scaled(self.lambda_coeff))
-        return graphs.to_csr(mixed)
+        return graphs.coalesce(mixed)
 
     def pre_epoch(self, epoch: int) -> None:
         self.build_item_graph = True
 
     def forward(self, build_graph: bool) -> tuple[torch.Tensor, torch.Tensor]:
         if build_graph or self.item_adj is None:
-            self.item_adj = self.build_item_adj()
-        else:
-            self.item_adj = self.item_adj.detach()
+            self.item_adj = self.build_item_adj()  # entries whose values carry grad in training mode
+        elif not isinstance(self.item_adj, graphs.FixedSparse):
+            # later batches: detached CSR, transpose cached for the rest of the epoch
+            self.item_adj = graphs.FixedSparse(graphs.to_csr(self.item_adj))
         h = self.item_id_embedding.weight
         for _ in range(int(self.params["n_layers"])):
-            h = torch.sparse.mm(self.item_adj, h)
+            h = graphs.spmm(self.item_adj, h)
         ego = torch.cat([self.user_embedding.weight, self.item_id_embedding.weight], dim=0)
         mean = graphs.lightgcn_propagate(self.norm_adj, ego, int(self.params["n_ui_layers"]))
         users, items = torch.split(mean, [self.n_users, self.n_items], dim=0)
