@@ -45,7 +45,10 @@ install_packages() {
   local pkgs="$1" missing=0 p
   for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing=1; done
   [ $missing = 0 ] && return 0
-  command -v apt-get >/dev/null || { log "apt-get not found: not a Debian-like system"; return 1; }
+  command -v apt-get >/dev/null || {
+    log "apt-get not found: not a Debian-like system"
+    return 1
+  }
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
 }
@@ -99,7 +102,10 @@ start_accounting() {
   chown mysql:mysql /run/mysqld
   mariadbd --user=mysql --skip-networking --socket=/run/mysqld/mysqld.sock \
     --pid-file=/run/mysqld/ci-mariadb.pid --log-error=/run/mysqld/ci-mariadb.err &
-  for _ in $(seq 1 80); do mysql -e 'select 1' >/dev/null 2>&1 && break; sleep 0.25; done
+  for _ in $(seq 1 80); do
+    mysql -e 'select 1' >/dev/null 2>&1 && break
+    sleep 0.25
+  done
   # A throwaway password for a socket-only local database (--skip-networking).
   mysql -e "CREATE DATABASE IF NOT EXISTS slurm_acct_db;
     CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY 'ci-only';
@@ -118,7 +124,10 @@ PidFile=$DIR/slurmdbd.pid
 EOC
   chmod 600 /etc/slurm/slurmdbd.conf
   /usr/sbin/slurmdbd
-  for _ in $(seq 1 40); do sacctmgr -n list cluster >/dev/null 2>&1 && break; sleep 0.25; done
+  for _ in $(seq 1 40); do
+    sacctmgr -n list cluster >/dev/null 2>&1 && break
+    sleep 0.25
+  done
   sacctmgr -i -Q add cluster ci >/dev/null 2>&1 || true
 }
 
@@ -126,7 +135,10 @@ up() {
   local acct=0 pkgs="slurmctld slurmd slurm-client munge"
   [ "${1:-}" = "--accounting" ] && acct=1
   [ $acct = 1 ] && pkgs="$pkgs slurmdbd mariadb-server"
-  [ "$(id -u)" = 0 ] || { log "must run as root (it installs packages and starts daemons)"; return 1; }
+  [ "$(id -u)" = 0 ] || {
+    log "must run as root (it installs packages and starts daemons)"
+    return 1
+  }
   # A second munged refuses to start: stop what a previous `up` left running.
   [ -s /run/munge/munged.pid ] || [ -s "$DIR/slurmctld.pid" ] && down
   install_packages "$pkgs"
@@ -157,8 +169,14 @@ up() {
 status() { sinfo -h -o %t 2>/dev/null | grep -qE '^(idle|mix|alloc)'; }
 
 case "${1:-}" in
-  up) shift; up "$@" ;;
-  down) down ;;
-  status) status ;;
-  *) echo "usage: $0 up [--accounting] | down | status"; exit 2 ;;
+up)
+  shift
+  up "$@"
+  ;;
+down) down ;;
+status) status ;;
+*)
+  echo "usage: $0 up [--accounting] | down | status"
+  exit 2
+  ;;
 esac
