@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FakeFactory
+from feature_fakes import FakeFactory
 
 from vlmrec.features.amazon_cnn import read_image_features, write_image_features
 from vlmrec.features.registry import build_feature_set, load_feature_set, strategy_params

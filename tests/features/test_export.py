@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FakeFactory
+from feature_fakes import FakeFactory
 
 from vlmrec.features.export import export_mmrec
 from vlmrec.features.registry import build_feature_set, strategy_params

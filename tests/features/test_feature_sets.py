@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import MISSING, FakeFactory, fake_vector
+from feature_fakes import MISSING, FakeFactory, fake_vector
 
 from vlmrec.features.base import EncoderInput
 from vlmrec.features.manifest import check_matrix
@@ -128,7 +128,7 @@ def test_dual_and_dual_concat_reuse(items_path: Path, features_config: dict) -> 
 
 
 def test_reuse_refuses_sets_from_other_items(items_path: Path, features_config: dict, tmp_path: Path) -> None:
-    from conftest import make_items
+    from feature_fakes import make_items
 
     other = make_items(tmp_path / "other", n_items=12, missing=())
     for strategy in ("visual", "textual"):
@@ -193,7 +193,7 @@ def test_provided_copies_mmrec_files(items_path: Path, features_config: dict) ->
 
 
 def test_no_image_at_all_is_a_clear_error(tmp_path: Path, features_config: dict) -> None:
-    from conftest import make_items
+    from feature_fakes import make_items
 
     items = make_items(tmp_path / "ds", n_items=4, missing=(0, 1, 2, 3))
     with pytest.raises(ValueError, match="no item has an image"):

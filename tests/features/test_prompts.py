@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import MISSING, FakeFactory
+from feature_fakes import MISSING, FakeFactory
 
 from vlmrec.features.registry import build_feature_set, strategy_params
 from vlmrec.features.strategies._common import check_template, fill_prompt

@@ -83,7 +83,7 @@ def test_cli_combine_and_export(tmp_path, features_config) -> None:
     """`combine` and `export-mmrec` build the workflow's files from the command line."""
     import numpy as np
     import pandas as pd
-    from conftest import FakeFactory, make_items
+    from feature_fakes import FakeFactory, make_items
 
     from vlmrec.cli import main
     from vlmrec.features.registry import build_feature_set

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FakeEncoder, FakeFactory, fake_vector
+from feature_fakes import FakeEncoder, FakeFactory, fake_vector
 
 from vlmrec.features.base import EncoderInput
 from vlmrec.features.registry import build_feature_set, load_feature_set, strategy_params

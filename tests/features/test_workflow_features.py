@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import make_items
+from feature_fakes import make_items
 
 from vlmrec.config import REPO_ROOT
 from vlmrec.features.amazon_cnn import write_image_features

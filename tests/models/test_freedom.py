@@ -105,36 +105,62 @@ def test_loss_before_pre_epoch_is_a_clear_error() -> None:
 
 
 def mmrec_loss(model, users, pos, neg) -> torch.Tensor:
-    """MMRec's calculate_loss, written out (the modality terms always computed)."""
+    """MMRec's calculate_loss, written out (modality terms always computed, whole catalogue projected)."""
     ua, ia = model.forward(model.masked_adj)
     u = ua[users]
     loss = graphs.bpr_loss(u, ia[pos], ia[neg])
-    text = model.text_trs(model.text_embedding.weight)
-    image = model.image_trs(model.image_embedding.weight)
-    mf_t = graphs.bpr_loss(u, text[pos], text[neg])
-    mf_v = graphs.bpr_loss(u, image[pos], image[neg])
-    return loss + model.reg_weight * (mf_t + mf_v)
+    modality = 0.0
+    for slot in ("text", "image"):  # mf_t_loss + mf_v_loss
+        if getattr(model, f"{slot}_embedding") is not None:
+            full = getattr(model, f"{slot}_trs")(getattr(model, f"{slot}_embedding").weight)
+            modality = modality + graphs.bpr_loss(u, full[pos], full[neg])
+    return loss + model.reg_weight * modality
 
 
-@pytest.mark.parametrize("reg_weight", [0.0, 1e-3])
-def test_loss_matches_mmrec_formula(reg_weight: float) -> None:
-    model = build(make_features(TWO), reg_weight=reg_weight)
+def loss_and_grads(model, loss_fn, users, pos, neg) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    model.zero_grad(set_to_none=True)
+    loss = loss_fn(users, pos, neg)
+    loss.backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    return loss.detach(), grads
+
+
+def test_loss_matches_mmrec_formula_without_modality_terms() -> None:
+    """reg_weight == 0: the skipped terms' gradient is exactly zero in MMRec; the rest bit-identical."""
+    model = build(make_features(TWO), reg_weight=0.0)
     model.pre_epoch(0)
     users, pos, neg = batch(1)
-    ours = model.loss(users, pos, neg, 0)
-    ours.backward()
-    ours_grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
-    model.zero_grad(set_to_none=True)
-    reference = mmrec_loss(model, users, pos, neg)
-    reference.backward()
+    ours, ours_grads = loss_and_grads(model, lambda *b: model.loss(*b, 0), users, pos, neg)
+    reference, ref_grads = loss_and_grads(model, lambda *b: mmrec_loss(model, *b), users, pos, neg)
     assert torch.equal(ours, reference)
-    for name, param in model.named_parameters():
+    for name, grad in ref_grads.items():
         if name in ours_grads:
-            assert torch.equal(ours_grads[name], param.grad), name
-        else:  # skipped when reg_weight == 0: MMRec's gradient there is exactly zero
-            assert reg_weight == 0.0 and not param.grad.any(), name
-    if reg_weight > 0:
-        assert ours_grads["text_embedding.weight"].abs().sum() > 0  # raw features get gradient
+            assert torch.equal(ours_grads[name], grad), name
+        else:
+            assert not grad.any(), name
+    assert "text_trs.weight" not in ours_grads
+
+
+@pytest.mark.parametrize("names", [TWO, {"text": 20}, {"image": 12}])
+def test_modality_terms_match_full_projection(names: dict[str, int]) -> None:
+    """reg_weight > 0: projecting only the batch's unique items == MMRec's whole-catalogue projection."""
+    model = build(make_features(names), reg_weight=0.5)  # large weight: the terms matter in the check
+    model.pre_epoch(0)
+    users, pos, neg = batch(3, size=16)  # items repeat within the batch
+    assert torch.unique(torch.cat([pos, neg])).numel() < N_ITEMS  # some items are not in the batch
+    ours, ours_grads = loss_and_grads(model, lambda *b: model.loss(*b, 0), users, pos, neg)
+    reference, ref_grads = loss_and_grads(model, lambda *b: mmrec_loss(model, *b), users, pos, neg)
+    torch.testing.assert_close(ours, reference, rtol=0, atol=1e-6)
+    assert ours_grads.keys() == ref_grads.keys()
+    for name, grad in ref_grads.items():
+        torch.testing.assert_close(ours_grads[name], grad, rtol=1e-5, atol=1e-6, msg=name)
+    for slot in names:
+        slot = "image" if slot == "image" else "text"
+        raw = ours_grads[f"{slot}_embedding.weight"]
+        assert raw.abs().sum() > 0  # raw features get gradient ...
+        outside = torch.ones(N_ITEMS, dtype=torch.bool)
+        outside[torch.cat([pos, neg])] = False
+        assert not raw[outside].any()  # ... only on the batch's items, as in MMRec
 
 
 @pytest.mark.parametrize("names", [{"image": 12}, {"text": 20}, {"fused": 24}, TWO])

@@ -13,7 +13,8 @@ from torch import nn
 from vlmrec.models import registry
 from vlmrec.models.base import Recommender
 from vlmrec.training.data import SplitData, from_frame, load_interactions
-from vlmrec.training.trainer import EarlyStopping, TrainSettings, train_run
+from vlmrec.training.sampler import NegativeSampler
+from vlmrec.training.trainer import EarlyStopping, TrainSettings, _train_epoch, make_adam, train_run
 
 
 def _frame(rows: list[tuple[int, int, str]]) -> pd.DataFrame:
@@ -129,6 +130,102 @@ def test_nan_loss_stops_with_status_and_keeps_best(monkeypatch) -> None:
     assert result.best_epoch in (0, 1) and result.valid and result.test
     # lr_lambda is applied per epoch: epoch 1 ran at half the base rate
     assert [row["lr"] for row in result.curve] == pytest.approx([0.01, 0.005])
+
+
+def _toy_features(seed: int = 3) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {
+        "image": rng.normal(size=(20, 8)).astype(np.float32),
+        "text": rng.normal(size=(20, 6)).astype(np.float32),
+    }
+
+
+def _snapshots_per_batch(monkeypatch, model_name: str, params: dict, watched: str) -> list[torch.Tensor]:
+    """One epoch through the real trainer loop; ``watched`` parameter's value before each batch."""
+    data = _toy_data()
+    features = {k: torch.as_tensor(v) for k, v in _toy_features().items()}
+    torch.manual_seed(0)
+    model = registry.build(model_name, data.interaction_data(), features, params, torch.device("cpu"))
+    optimizer = make_adam(model.parameters(), 1e-2)
+    param = dict(model.named_parameters())[watched]
+    snapshots: list[torch.Tensor] = []
+    loss = model.loss
+
+    def recording_loss(*args):  # noqa: ANN002, ANN202
+        snapshots.append(param.detach().clone())
+        return loss(*args)
+
+    monkeypatch.setattr(model, "loss", recording_loss)
+    _train_epoch(model, optimizer, NegativeSampler(data, batch_size=40, seed=0), 0)
+    snapshots.append(param.detach().clone())
+    return snapshots
+
+
+def test_lattice_projections_move_on_momentum_after_first_batch(monkeypatch) -> None:
+    """MMRec (torch 1.11) zero_grad leaves zero tensors: Adam keeps stepping params whose gradient
+    only exists on an epoch's first batch (LATTICE's learned-graph branch)."""
+    for name in ("image_trs.weight", "text_embedding.weight", "modal_weight"):
+        snaps = _snapshots_per_batch(monkeypatch, "lattice", {}, name)
+        assert len(snaps) >= 4  # >= 3 batches
+        assert not torch.equal(snaps[0], snaps[1])  # real gradient on batch 0
+        for before, after in zip(snaps[1:-1], snaps[2:]):
+            assert not torch.equal(before, after), name  # zero gradient, non-zero momentum
+
+
+def test_parameters_without_gradient_are_never_stepped(monkeypatch) -> None:
+    """FREEDOM at reg_weight 0: the modality branch has grad None (not zeros), so Adam leaves it alone."""
+    snaps = _snapshots_per_batch(monkeypatch, "freedom", {"reg_weight": 0.0}, "text_trs.weight")
+    assert len(snaps) >= 4 and all(torch.equal(snaps[0], s) for s in snaps)
+    moving = _snapshots_per_batch(monkeypatch, "freedom", {"reg_weight": 0.0}, "item_id_embedding.weight")
+    assert not torch.equal(moving[0], moving[-1])
+
+
+@pytest.mark.parametrize(
+    ("model_name", "params"),
+    [("freedom", {"reg_weight": 1e-4}), ("freedom", {"reg_weight": 0.0}), ("lightgcn", {})],
+)
+def test_zero_grad_to_zeros_changes_nothing_outside_lattice(
+    monkeypatch, model_name: str, params: dict
+) -> None:
+    """Every parameter of these models gets a gradient every batch or never: set_to_none is moot."""
+    zero_grad = torch.optim.Optimizer.zero_grad
+    settings = TrainSettings(
+        epochs=2, patience=5, batch_size=40, topk=(5, 10), valid_metric="recall@10", device="cpu"
+    )
+    features = None if model_name == "lightgcn" else _toy_features()
+    runs = []
+    for set_to_none in (True, False):  # forced, whatever the trainer passes
+        monkeypatch.setattr(
+            torch.optim.Optimizer,
+            "zero_grad",
+            lambda self, *_, _force=set_to_none, _z=zero_grad, **__: _z(self, set_to_none=_force),
+        )
+        runs.append(train_run(model_name, params, _toy_data(), features, settings, seed=5))
+    a, b = runs
+    assert [r["loss"] for r in a.curve] == [r["loss"] for r in b.curve]
+    for key, value in a.best_state.items():
+        assert torch.equal(value, b.best_state[key]), key
+
+
+def test_adam_is_fused_when_supported_else_default() -> None:
+    cpu = [nn.Parameter(torch.randn(3, 2)), nn.Parameter(torch.randn(2))]
+    assert make_adam(cpu, 1e-3).defaults["fused"] is True
+    complex_param = [nn.Parameter(torch.randn(3, dtype=torch.complex64))]
+    optimizer = make_adam(complex_param, 1e-3)  # fused kernels take real floating tensors only
+    assert not optimizer.defaults["fused"]
+    complex_param[0].grad = torch.ones_like(complex_param[0])
+    optimizer.step()  # the fallback works
+
+
+def test_lattice_cpu_runs_are_bit_identical() -> None:
+    """Fused Adam + zero_grad(set_to_none=False) stay deterministic (LATTICE exercises both)."""
+    settings = TrainSettings(
+        epochs=2, patience=5, batch_size=40, topk=(5, 10), valid_metric="recall@10", device="cpu"
+    )
+    a, b = (train_run("lattice", {}, _toy_data(), _toy_features(), settings, seed=5) for _ in range(2))
+    assert [r["loss"] for r in a.curve] == [r["loss"] for r in b.curve]
+    for key, value in a.best_state.items():
+        assert torch.equal(value, b.best_state[key]), key
 
 
 def test_valid_metric_must_be_in_topk() -> None:

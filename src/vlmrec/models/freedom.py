@@ -4,8 +4,10 @@ Frozen item-item kNN graph (binary, row-normalised, 0.1*image + 0.9*text) propag
 embeddings once, a 2-layer LightGCN on the symmetric user-item graph, degree-sensitive edge pruning
 resampled every epoch, and BPR plus ``reg_weight`` times the modality BPR terms. Differences from
 MMRec (all result-preserving or documented in docs/models.md): sparse block-wise kNN, no stale
-on-disk graph cache, and the modality terms are skipped when ``reg_weight == 0`` (their gradients would
-be exactly zero, so Adam leaves the parameters unchanged either way).
+on-disk graph cache, the modality terms are skipped when ``reg_weight == 0`` (their gradients would
+be exactly zero, so Adam leaves the parameters unchanged either way), and with ``reg_weight > 0`` only
+the batch's unique items are projected through ``text_trs``/``image_trs`` (MMRec projects the whole
+catalogue every batch; same loss and gradients up to float rounding).
 """
 
 from __future__ import annotations
@@ -116,15 +118,25 @@ class Freedom(Recommender):
         loss = graphs.bpr_loss(u, item_all[pos], item_all[neg])
         if self.reg_weight == 0.0:
             return loss
-        text_loss: torch.Tensor | float = 0.0
-        image_loss: torch.Tensor | float = 0.0
-        if self.text_embedding is not None:
-            text = self.text_trs(self.text_embedding.weight)
-            text_loss = graphs.bpr_loss(u, text[pos], text[neg])
-        if self.image_embedding is not None:
-            image = self.image_trs(self.image_embedding.weight)
-            image_loss = graphs.bpr_loss(u, image[pos], image[neg])
-        return loss + self.reg_weight * (text_loss + image_loss)
+        return loss + self.reg_weight * self._modality_loss(u, pos, neg)
+
+    def _modality_loss(self, u: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+        """MMRec's ``mf_t_loss + mf_v_loss``: BPR with ``trs(raw feature)`` as the item vectors.
+
+        MMRec projects the whole catalogue every batch and then indexes pos/neg; only the batch's
+        unique items are projected here. Same loss and gradients up to float rounding (rows outside
+        the batch get exactly zero gradient either way; ``test_modality_terms_match_full_projection``).
+        """
+        items, inverse = torch.unique(torch.cat([pos, neg]), return_inverse=True)
+        inv_pos, inv_neg = inverse[: pos.numel()], inverse[pos.numel() :]
+        total = torch.zeros((), dtype=u.dtype, device=u.device)
+        for slot in (graphs.TEXT_SLOT, graphs.IMAGE_SLOT):  # MMRec's order: mf_t_loss + mf_v_loss
+            embedding = getattr(self, f"{slot}_embedding")
+            if embedding is None:
+                continue
+            projected = getattr(self, f"{slot}_trs")(embedding(items))
+            total = total + graphs.bpr_loss(u, projected[inv_pos], projected[inv_neg])
+        return total
 
     @torch.no_grad()
     def prepare_eval(self) -> None:

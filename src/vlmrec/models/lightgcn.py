@@ -2,8 +2,9 @@
 
 MMRec ``src/models/lightgcn.py``:
 - user and item embeddings (64-d) initialised with ``xavier_uniform_``;
-- the symmetric-normalised bipartite graph D^-1/2 A D^-1/2 of the training pairs (degree + 1e-7,
-  no self-loops); ``n_layers`` propagations; the final embedding is the mean over layers 0..L;
+- the symmetric-normalised bipartite graph D^-1/2 A D^-1/2 of the training pairs (degree + 1e-7 in
+  float64, no self-loops; ``graphs.ui_sym_norm``, the same graph FREEDOM uses); ``n_layers``
+  propagations; the final embedding is the mean over layers 0..L (``graphs.lightgcn_propagate``);
 - loss = BPR ``-mean(log(1e-10 + sigmoid(pos - neg)))`` + ``reg_weight`` * EmbLoss of the **ego**
   (layer-0) embeddings of the batch, where EmbLoss = sum of Frobenius norms (not squared) divided
   by the batch size.
@@ -13,28 +14,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 from torch import nn
 
+from vlmrec.models import graphs
 from vlmrec.models.base import InteractionData, Recommender
 from vlmrec.models.registry import register
-
-
-def symmetric_ui_adjacency(data: InteractionData, device: torch.device) -> torch.Tensor:
-    """D^-1/2 A D^-1/2 of the (n_users + n_items)^2 bipartite graph, as a coalesced sparse tensor."""
-    users = torch.as_tensor(np.asarray(data.train_users), dtype=torch.int64)
-    items = torch.as_tensor(np.asarray(data.train_items), dtype=torch.int64) + data.n_users
-    n_nodes = data.n_users + data.n_items
-    rows = torch.cat([users, items])
-    cols = torch.cat([items, users])
-    degree = torch.bincount(rows, minlength=n_nodes).to(torch.float32)
-    inv_sqrt = (degree + 1e-7).pow(-0.5)
-    values = inv_sqrt[rows] * inv_sqrt[cols]
-    adj = torch.sparse_coo_tensor(
-        torch.stack([rows, cols]), values, (n_nodes, n_nodes), check_invariants=False
-    )
-    return adj.coalesce().to(device)
 
 
 @register("lightgcn")
@@ -60,17 +45,17 @@ class LightGCN(Recommender):
         self.reg_weight = float(self.params["reg_weight"])
         self.user_embedding = nn.Parameter(nn.init.xavier_uniform_(torch.empty(self.n_users, dim)))
         self.item_embedding = nn.Parameter(nn.init.xavier_uniform_(torch.empty(self.n_items, dim)))
-        self.register_buffer("norm_adj", symmetric_ui_adjacency(data, torch.device("cpu")), persistent=False)
+        # The one user-item graph builder (graphs.py), shared with FREEDOM; built on the model's device
+        # (a FixedSparse is not a buffer, so Module.to() would not move it).
+        self.norm_adj = graphs.ui_sym_norm(
+            self.n_users, self.n_items, data.train_users, data.train_items, device
+        )
         self._eval_users: torch.Tensor | None = None
         self._eval_items: torch.Tensor | None = None
 
     def forward(self) -> tuple[torch.Tensor, torch.Tensor]:
         ego = torch.cat([self.user_embedding, self.item_embedding], dim=0)
-        total = ego
-        for _ in range(self.n_layers):
-            ego = torch.sparse.mm(self.norm_adj, ego)
-            total = total + ego
-        final = total / (self.n_layers + 1)
+        final = graphs.lightgcn_propagate(self.norm_adj, ego, self.n_layers)
         return final[: self.n_users], final[self.n_users :]
 
     def loss(
