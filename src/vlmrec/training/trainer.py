@@ -222,7 +222,7 @@ def _fused_adam_supported(params: Sequence[torch.Tensor]) -> bool:
         bool(params)
         and len(devices) == 1
         and devices <= {"cpu", "cuda"}
-        and all(p.is_floating_point() and not p.is_sparse and p.layout == torch.strided for p in params)
+        and all(p.is_floating_point() and p.layout == torch.strided for p in params)
     )
 
 
