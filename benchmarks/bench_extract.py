@@ -14,6 +14,15 @@ its peak memory (CPU: max RSS; CUDA: torch.cuda.max_memory_allocated) is its own
 
 Without --model the tiny random models are built into a temporary directory: CPU figures then
 measure the pipeline overhead (tokenisation, image processing, padding), not a real model.
+
+--random-full-size builds RANDOMLY INITIALISED models with the real architectures instead
+(Qwen2-VL-2B = VLM2Vec-V2.0's backbone, ResNet-50, BERT-base) next to the tiny ones in
+--models-dir (or a temp dir), reusing the tiny tokenizers and processor configs; weights are saved
+in bf16 with --device cuda, fp32 otherwise. Speed does not depend on weight values, so this
+measures VLM2Vec-V2.0-sized throughput on a GPU machine without network (no hub):
+    .venv/bin/python benchmarks/bench_extract.py --device cuda --random-full-size
+The tiny byte-level tokenizer splits a title into more tokens than Qwen's real one, so the text
+figures are pessimistic. Explicit --model/--resnet/--text-model still take precedence.
 Targets (only meaningful with --device cuda and the real VLM2Vec-V2.0 in bf16 on one H100):
 >= 100 items/s for Textual and >= 40 items/s for the image strategies.
 """
@@ -21,7 +30,9 @@ Targets (only meaningful with --device cuda and the real VLM2Vec-V2.0 in bf16 on
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
+import multiprocessing
 import os
 import resource
 import subprocess
@@ -156,6 +167,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--n-items", type=int, default=256)
     p.add_argument("--only", nargs="+", choices=ENCODERS, default=list(ENCODERS))
     p.add_argument("--models-dir", help="where tiny models are (built into a temp dir when absent)")
+    p.add_argument(
+        "--random-full-size",
+        action="store_true",
+        help="benchmark randomly initialised full-size Qwen2-VL-2B / ResNet-50 / BERT-base (no hub)",
+    )
     p.add_argument("--json", help="also write the results to this JSON file")
     p.add_argument("--worker", choices=ENCODERS, help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -174,6 +190,155 @@ def fill_tiny_defaults(args: argparse.Namespace, tmp: str) -> None:
     args.model = args.model or str(models / "tiny-qwen2vl")
     args.resnet = args.resnet or str(models / "tiny-resnet")
     args.text_model = args.text_model or str(models / "tiny-bert")
+
+
+FULL_QWEN2VL, FULL_RESNET, FULL_BERT = "random-qwen2vl-2b", "random-resnet-50", "random-bert-base"
+_FULL_MODELS = {"model": FULL_QWEN2VL, "resnet": FULL_RESNET, "text_model": FULL_BERT}
+# Files of the tiny model dirs that describe the tiny network itself; the rest (tokenizer,
+# processor configs) is reused by the full-size copies.
+_MODEL_FILES = ("config.json", "generation_config.json", "model.safetensors", "model.safetensors.index.json")
+
+
+def fill_full_size_defaults(args: argparse.Namespace, tmp: str) -> None:
+    """Point every unset model at a random full-size model built under --models-dir (or tmp)."""
+    from vlmrec.features.tiny_models import TINY_QWEN2VL, build_tiny_models
+
+    models = Path(args.models_dir or tmp)
+    if not (models / TINY_QWEN2VL).is_dir():
+        build_tiny_models(models, seed=0)
+    args.models_dir = str(models)
+    dtype = "bfloat16" if args.device == "cuda" else "float32"
+    wanted = {attr: name for attr, name in _FULL_MODELS.items() if not getattr(args, attr)}
+    missing = [name for name in wanted.values() if not _is_built(models / name, dtype)]
+    if missing:
+        # Built in a fresh process: on Linux max RSS survives fork+exec, so a 9 GB build in this
+        # process would show up as every worker's peak memory.
+        ctx = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
+            pool.submit(_build_missing, models, missing, dtype).result()
+    for attr, name in wanted.items():
+        setattr(args, attr, str(models / name))
+
+
+def _build_missing(models: Path, names: list[str], dtype_name: str) -> None:
+    import torch
+
+    from vlmrec.features.tiny_models import TINY_BERT, TINY_QWEN2VL, TINY_RESNET
+
+    builders = {
+        FULL_QWEN2VL: (TINY_QWEN2VL, _full_qwen2vl),
+        FULL_RESNET: (TINY_RESNET, _full_resnet),
+        FULL_BERT: (TINY_BERT, _full_bert),
+    }
+    dtype = getattr(torch, dtype_name)
+    for name in names:
+        tiny, build = builders[name]
+        t0 = time.perf_counter()
+        _build_full(models / name, models / tiny, build, dtype)
+        print(f"built random {name} ({dtype_name}) in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+
+
+def _is_built(target: Path, dtype_name: str) -> bool:
+    """A previous build in --models-dir is reused when it has the wanted dtype."""
+    cfg = target / "config.json"
+    return cfg.is_file() and json.loads(cfg.read_text()).get("torch_dtype") == dtype_name
+
+
+def _build_full(target: Path, tiny: Path, build: Any, dtype: Any) -> None:
+    """Copy the tiny dir's tokenizer/processor files, then save the full-size model beside them
+    (staged and renamed, so an interrupted build is never half-loaded later)."""
+    import shutil
+
+    staging = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(tiny, staging, ignore=lambda _d, names: [n for n in names if n in _MODEL_FILES])
+    model = build(tiny, dtype)
+    model.save_pretrained(staging)
+    del model
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+
+
+def _fast_random(cls: Any, config: Any, dtype: Any) -> Any:
+    """Build `cls(config)` without transformers' slow per-module init, then fill the weights
+    cheaply (normal(0, initializer_range) matrices, unit norm scales, zero biases): values do not
+    change speed, but uninitialised memory could hold NaN/denormals, which would."""
+    import torch
+    from transformers.modeling_utils import no_init_weights
+
+    torch.manual_seed(0)
+    with no_init_weights():
+        model = cls._from_config(config, torch_dtype=dtype)
+    std = getattr(config, "initializer_range", 0.02)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if param.ndim > 1:
+                param.normal_(0.0, std)
+            elif name.endswith("weight"):
+                param.fill_(1.0)
+            else:
+                param.zero_()
+    return model.eval()
+
+
+def _full_qwen2vl(tiny: Path, dtype: Any) -> Any:
+    """Qwen2-VL-2B-Instruct's architecture (VLM2Vec-V2.0's backbone); token ids from the tiny
+    tokenizer. transformers 4.51 wants the text settings flat (text_config= breaks it)."""
+    from transformers import AutoTokenizer, Qwen2VLConfig, Qwen2VLForConditionalGeneration
+
+    tok = AutoTokenizer.from_pretrained(tiny)
+    ids = {t: tok.convert_tokens_to_ids(t) for t in tok.all_special_tokens}
+    cfg = Qwen2VLConfig(
+        vocab_size=151936,
+        hidden_size=1536,
+        intermediate_size=8960,
+        num_hidden_layers=28,
+        num_attention_heads=12,
+        num_key_value_heads=2,
+        max_position_embeddings=32768,
+        rope_theta=1000000.0,
+        rms_norm_eps=1e-6,
+        rope_scaling={"type": "mrope", "mrope_section": [16, 24, 24]},
+        tie_word_embeddings=True,
+        vision_config={
+            "depth": 32,
+            "embed_dim": 1280,
+            "hidden_size": 1536,
+            "num_heads": 16,
+            "mlp_ratio": 4,
+            "patch_size": 14,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+        },
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+        bos_token_id=ids["<|endoftext|>"],
+        eos_token_id=ids["<|im_end|>"],
+        pad_token_id=ids["<|endoftext|>"],
+    )
+    return _fast_random(Qwen2VLForConditionalGeneration, cfg, dtype)
+
+
+def _full_resnet(_tiny: Path, dtype: Any) -> Any:
+    """ResNetConfig's defaults are ResNet-50 (bottleneck, depths [3, 4, 6, 3]); 1000 classes as
+    microsoft/resnet-50. Small enough for the stock (kaiming) init, which keeps activations sane."""
+    import torch
+    from transformers import ResNetConfig, ResNetForImageClassification
+
+    torch.manual_seed(0)
+    return ResNetForImageClassification(ResNetConfig(num_labels=1000)).to(dtype).eval()
+
+
+def _full_bert(_tiny: Path, dtype: Any) -> Any:
+    """BertConfig's defaults are bert-base-uncased (12 layers, 768 wide, 30522 ids); the tiny
+    vocab's ids are all below 30522."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    return BertModel(BertConfig()).to(dtype).eval()
 
 
 def worker_argv(args: argparse.Namespace, kind: str) -> list[str]:
@@ -203,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results = []
     with tempfile.TemporaryDirectory(prefix="bench_extract_") as tmp:
+        if args.random_full_size:
+            fill_full_size_defaults(args, tmp)
         fill_tiny_defaults(args, tmp)
         for kind in args.only:
             proc = subprocess.run(worker_argv(args, kind), capture_output=True, text=True, check=False)
@@ -219,6 +386,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
     print(f"device={args.device} model={args.model} adapter={args.adapter} batch={args.batch_size}")
+    if args.random_full_size:
+        print(
+            "NOTE --random-full-size: RANDOM weights in the real architectures (Qwen2-VL-2B, ResNet-50,\n"
+            "BERT-base): speed and memory only, vectors meaningless. The small stand-in tokenizer yields\n"
+            "more tokens per title than Qwen's real tokenizer, so the text figures are pessimistic."
+        )
     print(f"{'encoder':<17}{'items':>7}{'dim':>6}{'items/s':>10}{'peak MB':>10}{'load s':>8}  target")
     for r in results:
         target = TARGETS.get(r["encoder"]) if args.device == "cuda" else None
