@@ -108,7 +108,7 @@ def train_epoch(model, optimizer, sampler: Sampler, epoch: int, device: torch.de
     for batch_index, (users, pos, neg) in enumerate(sampler.batches()):
         tensors = [torch.as_tensor(a, device=device) for a in (users, pos, neg)]
         loss = model.loss(*tensors, batch_index)
-        optimizer.zero_grad(set_to_none=False)  # as the trainer (MMRec on torch 1.11)
+        optimizer.zero_grad(set_to_none=not model.zero_grads_as_tensors)  # as the trainer
         loss.backward()
         optimizer.step()
         total += float(loss)

@@ -40,6 +40,11 @@ class Recommender(nn.Module):
     defaults: ClassVar[dict[str, Any]] = {}
     # Whether the model consumes item features (False for ID-only models such as LightGCN).
     uses_features: ClassVar[bool] = True
+    # MMRec (torch 1.11) zeroes gradients instead of dropping them, so Adam keeps stepping parameters
+    # whose gradient is absent in some batches (LATTICE). A model whose parameters get a gradient in
+    # every batch or never may set False: results are identical (tested) and a step saves a pass over
+    # every gradient (FREEDOM's trainable raw-feature tables).
+    zero_grads_as_tensors: ClassVar[bool] = True
 
     def __init__(
         self,

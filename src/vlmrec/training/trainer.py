@@ -252,8 +252,9 @@ def _train_epoch(
         # and modal_weight (gradient only on an epoch's first batch) keep moving on momentum in the
         # later batches. set_to_none=True (torch >= 2.0 default) would skip them. Parameters that
         # never get a gradient (FREEDOM's modality branch at reg_weight 0) keep grad None either way,
-        # and a parameter with a gradient every batch gets the same values (0 + g == g exactly).
-        optimizer.zero_grad(set_to_none=False)
+        # and a parameter with a gradient every batch gets the same values (0 + g == g exactly), so
+        # models where that holds for every parameter opt out (Recommender.zero_grads_as_tensors).
+        optimizer.zero_grad(set_to_none=not model.zero_grads_as_tensors)
         loss = model.loss(users, pos, neg, batch_index)
         if not torch.isfinite(loss):
             return None
