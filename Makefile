@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CORES  ?= all
 
-.PHONY: venv demo test lint format bench clean
+.PHONY: venv demo test lint format bench rehearsal readme-figures clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ venv: $(VENV)/.installed
 demo: venv
 	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml
 	$(BIN)/snakemake --cores 1 --configfile config/demo.yaml --report results/report.html
+	$(BIN)/python -m vlmrec tidy-report results/report.html
+
+# The README's demo table (between its demo-table markers) and docs/img/*.png, from the results/ of
+# `make demo` (screenshots need Chromium: apt-get install chromium).
+readme-figures: venv
+	$(BIN)/python -m vlmrec readme-figures --results-dir results --readme README.md --img-dir docs/img
 
 test: venv
 	$(BIN)/python -m pytest
@@ -33,6 +39,16 @@ format: venv
 	$(BIN)/ruff check --fix src tests benchmarks workflow/scripts
 	$(BIN)/ruff format src tests benchmarks workflow/scripts
 	$(BIN)/snakefmt Snakefile workflow/rules
+
+# The full-scale rehearsal of the real run (a benchmark, not a test): Baby-sized data served by a
+# misbehaving local host, the whole DAG through profiles/workstation with the tiny encoders, then
+# build/rehearsal/work/results/run_plan.md. SCALE=0.1 for a quick try; REHEARSAL_EPOCHS per grid point.
+SCALE ?= 1.0
+REHEARSAL_EPOCHS ?= 2
+REHEARSAL_DIR ?= build/rehearsal
+rehearsal: venv
+	rm -rf $(REHEARSAL_DIR)
+	$(BIN)/python benchmarks/rehearsal/run.py --scale $(SCALE) --epochs $(REHEARSAL_EPOCHS) --cores $(CORES) --out $(REHEARSAL_DIR)
 
 bench: venv
 	$(BIN)/python benchmarks/bench_preprocess.py

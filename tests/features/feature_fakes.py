@@ -61,7 +61,8 @@ class FakeFactory:
         self.built: list[tuple[str, dict[str, Any], FakeEncoder]] = []
 
     def __call__(self, kind: str, settings: Mapping[str, Any]) -> FakeEncoder:
-        dims = {"vlm2vec": 8, "resnet": 6, "text": 4, "mmrec_text": 5}
+        dims = {"vlm2vec": 8, "resnet": 6, "text": 4, "mmrec_text": 5, "hf_image": 6, "hf_text": 4}
+        dims |= {"clip": 8, "siglip": 8, "blip": 8, "sentence_transformers": 5}
         encoder = FakeEncoder(dim=dims[kind], **self.kwargs)
         self.built.append((kind, dict(settings), encoder))
         return encoder

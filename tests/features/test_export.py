@@ -27,15 +27,16 @@ def _interactions(path: Path) -> Path:
     return path
 
 
+def _built(items_path: Path, strategy: str, features_config: dict) -> Path:
+    """The strategy's feature set next to items.parquet, built with the fake encoders."""
+    features = items_path.parent / "features" / strategy
+    params = strategy_params(strategy, features_config)
+    build_feature_set(strategy, items_path, features, params, encoder_factory=FakeFactory())
+    return features
+
+
 def test_export_inter_and_two_modalities(items_path: Path, features_config: dict, tmp_path: Path) -> None:
-    features = items_path.parent / "features" / "original"
-    build_feature_set(
-        "original",
-        items_path,
-        features,
-        strategy_params("original", features_config),
-        encoder_factory=FakeFactory(),
-    )
+    features = _built(items_path, "original", features_config)
     out = tmp_path / "mmrec" / "original"
     export_mmrec(_interactions(items_path.parent / "interactions.parquet"), features, out, "ds")
     lines = (out / "ds.inter").read_text().splitlines()
@@ -52,14 +53,7 @@ def test_export_inter_and_two_modalities(items_path: Path, features_config: dict
 
 
 def test_export_fused_goes_to_both_files(items_path: Path, features_config: dict, tmp_path: Path) -> None:
-    features = items_path.parent / "features" / "prompt1"
-    build_feature_set(
-        "prompt1",
-        items_path,
-        features,
-        strategy_params("prompt1", features_config),
-        encoder_factory=FakeFactory(),
-    )
+    features = _built(items_path, "prompt1", features_config)
     out = tmp_path / "mmrec"
     export_mmrec(_interactions(tmp_path / "i.parquet"), features, out, "ds")
     fused = np.load(features / "fused.npy")
@@ -70,14 +64,7 @@ def test_export_fused_goes_to_both_files(items_path: Path, features_config: dict
 def test_export_rejects_unknown_split_and_out_of_range_items(
     items_path: Path, features_config: dict, tmp_path: Path
 ) -> None:
-    features = items_path.parent / "features" / "textual"
-    build_feature_set(
-        "textual",
-        items_path,
-        features,
-        strategy_params("textual", features_config),
-        encoder_factory=FakeFactory(),
-    )
+    features = _built(items_path, "textual", features_config)
     path = _interactions(tmp_path / "i.parquet")
     frame = pd.read_parquet(path)
     frame.loc[0, "item_id"] = 12

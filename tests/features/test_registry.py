@@ -7,39 +7,55 @@ import yaml
 
 from vlmrec.config import REPO_ROOT
 from vlmrec.features.registry import (
-    STRATEGY_MODULES,
     all_specs,
     get_spec,
     strategy_applies,
     strategy_params,
 )
+from vlmrec.features.specs import known_strategy_names, strategy_spec
 
-ARCHITECTURE_MODALITIES = {
-    "visual": ("image",),
-    "textual": ("text",),
-    "prompt1": ("fused",),
-    "prompt2": ("fused",),
-    "dual": ("image", "text"),
-    "dual_concat": ("fused",),
-    "original": ("image", "text"),
-    "provided": ("image", "text"),
-    "mmrec_original": ("image", "text"),
-}
+MODALITIES = {"image", "text", "fused"}
+STRATEGY_MODULES = REPO_ROOT / "src" / "vlmrec" / "features" / "strategies"
 
 
-def test_registry_matches_the_contract() -> None:
+def module_files() -> set[str]:
+    """Public modules of vlmrec/features/strategies (helpers start with `_`)."""
+    return {p.stem for p in STRATEGY_MODULES.glob("*.py") if not p.stem.startswith("_")}
+
+
+def test_every_strategy_has_a_usable_spec() -> None:
+    """Derived from the registry, so a new strategy module needs no edit here, only a sound SPEC."""
     specs = all_specs()
-    assert {name: spec.modalities for name, spec in specs.items()} == ARCHITECTURE_MODALITIES
-    assert all(spec.name == name for name, spec in specs.items())
-    encoded = {name for name, spec in specs.items() if spec.encodes}
-    assert encoded == {"visual", "textual", "prompt1", "prompt2", "original", "mmrec_original"}
+    assert set(specs) == set(known_strategy_names())
+    for name, spec in specs.items():
+        assert spec.name == name
+        assert spec.modalities and set(spec.modalities) <= MODALITIES, name
+        assert len(set(spec.modalities)) == len(spec.modalities), name
+        assert not (spec.encodes and spec.reuses), f"{name}: encodes or reuses, not both"
+        assert set(spec.reuses) <= set(specs) - {name}, f"{name} reuses an unknown strategy"
+        if spec.prompt_key is not None:
+            assert spec.encodes, f"{name}: a prompt only matters to an encoder"
+    # Two contracts the workflow relies on (built from other feature sets, no encoding).
     assert get_spec("dual").reuses == get_spec("dual_concat").reuses == ("visual", "textual")
+    assert not get_spec("dual").encodes and get_spec("visual").encodes
 
 
-def test_schema_lists_every_registered_strategy() -> None:
+def test_module_strategies_are_found_by_package_scan() -> None:
+    """Every public module of vlmrec/features/strategies is a strategy; helpers (_*) are not."""
+    assert set(all_specs()) == module_files()
     schema = yaml.safe_load((REPO_ROOT / "config" / "schema.yaml").read_text())
-    names = schema["properties"]["features"]["properties"]["strategies"]["items"]["enum"]
-    assert sorted(names) == sorted(STRATEGY_MODULES)
+    items = schema["properties"]["features"]["properties"]["strategies"]["items"]
+    assert "enum" not in items  # names are checked against the registry, not restated
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "demo.yaml"])
+def test_configured_strategies_resolve(name: str) -> None:
+    """Every strategy the shipped configs select is known (module or features.declared)."""
+    features = yaml.safe_load((REPO_ROOT / "config" / name).read_text())["features"]
+    known = set(known_strategy_names(features))
+    assert features["strategies"] and set(features["strategies"]) <= known
+    for strategy in features["strategies"]:
+        assert strategy_spec(strategy, features).name == strategy
 
 
 def test_unknown_strategy_names_the_key() -> None:

@@ -22,7 +22,14 @@ from feature_fakes import make_items
 
 from vlmrec.config import REPO_ROOT
 from vlmrec.features.amazon_cnn import write_image_features
-from vlmrec.features.registry import feature_set_files
+from vlmrec.features.specs import feature_set_files as spec_files
+from vlmrec.features.tiny_models import TINY_MODEL_NAMES
+
+
+def feature_set_files(strategy: str) -> list[str]:
+    """File names of a demo strategy's feature set (declared ones included)."""
+    return spec_files(strategy, _demo_config()["features"])
+
 
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")  # the one installed next to this python
 STAGE_SNAKEFILE = f"""
@@ -58,7 +65,7 @@ def _setup(workdir: Path, config: dict[str, Any], fake_models: bool) -> None:
             }
         ).to_parquet(root / "interactions.parquet")
     if fake_models:
-        for name in ("tiny-qwen2vl", "tiny-qwen2vl-lora", "tiny-resnet", "tiny-bert"):
+        for name in TINY_MODEL_NAMES:
             (workdir / "resources" / "models" / name).mkdir(parents=True)
 
 
@@ -157,12 +164,38 @@ def test_editing_an_encoder_setting_reruns_its_strategies(touched_workdir) -> No
     }
 
 
+def test_editing_a_declared_strategy_reruns_only_it(touched_workdir) -> None:
+    """A declared strategy's template is its rule's param: only that strategy is redone; an
+    encoder's setting reruns exactly the strategies declared on that encoder."""
+    workdir, config = touched_workdir
+    config["features"]["declared"]["clip_textual"]["template"] = "a product: {text}"
+    plan = _planned(_snakemake(workdir, _write_config(workdir, config, "template.yaml"), "-n"))
+    assert plan == {"extract_clip_textual": 2, "export_mmrec": 2, "all": 1}
+
+    config = _demo_config()
+    config["features"]["encoders"]["clip"]["normalize"] = False
+    plan = _planned(_snakemake(workdir, _write_config(workdir, config, "clip.yaml"), "-n"))
+    clip = ("extract_clip_visual", "extract_clip_textual", "extract_clip_mean")
+    assert plan == {**dict.fromkeys(clip, 2), "export_mmrec": 6, "all": 1}
+
+    config = _demo_config()
+    config["features"]["declared"]["siglip_mean"]["fusion"] = "concat"
+    plan = _planned(_snakemake(workdir, _write_config(workdir, config, "fusion.yaml"), "-n"))
+    assert plan == {"extract_siglip_mean": 2, "export_mmrec": 2, "all": 1}
+
+
 @pytest.mark.slow
 def test_stage_runs_on_tiny_models(tmp_path: Path) -> None:
     """The real rules, scripts and tiny models for one dataset; then a prompt edit is planned."""
     config = _demo_config()
     config["datasets"] = {"demo_baby": config["datasets"]["demo_baby"]}
-    config["features"]["strategies"] = ["visual", "textual", "prompt2", "dual_concat", "original"]
+    # models.<m>.strategies must be among the strategies kept below (validated at start-up)
+    config["models"] = {"freedom": config["models"]["freedom"]}
+    config["features"]["strategies"] = [
+        "visual", "textual", "prompt2", "dual_concat", "original", "clip_visual", "clip_textual", "clip_mean",
+    ]  # fmt: skip
+    split = config["split"]  # the cold-start subset must stay among the strategies (validated)
+    split["cold_strategies"] = [s for s in split["cold_strategies"] if s in config["features"]["strategies"]]
     _setup(tmp_path, config, fake_models=False)
     configfile = _write_config(tmp_path, config)
     _snakemake(tmp_path, configfile)
@@ -179,6 +212,12 @@ def test_stage_runs_on_tiny_models(tmp_path: Path) -> None:
         np.load(features / "dual_concat" / "fused.npy"), np.hstack([visual, textual])
     )
     np.testing.assert_allclose(np.linalg.norm(textual, axis=1), 1.0, rtol=1e-5)  # VLM2Vec: L2-normalised
+    # clip_mean = the mean of the (unit) clip_visual and clip_textual vectors, item by item
+    clip_image = np.load(features / "clip_visual" / "image.npy")
+    clip_text = np.load(features / "clip_textual" / "text.npy")
+    unit = clip_image / np.linalg.norm(clip_image, axis=1, keepdims=True)
+    expected = (unit + clip_text) / 2
+    np.testing.assert_allclose(np.load(features / "clip_mean" / "fused.npy"), expected, rtol=1e-5, atol=1e-6)
     export = tmp_path / "results" / "demo_baby" / "mmrec" / "prompt2"
     assert (export / "demo_baby.inter").read_text().startswith("userID\titemID\trating\ttimestamp\tx_label\n")
     config["features"]["prompts"]["prompt2"] += " Be brief."

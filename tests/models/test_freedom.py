@@ -2,46 +2,17 @@
 
 from __future__ import annotations
 
-import numpy as np
+import model_fixtures
 import pytest
 import torch
+from model_fixtures import N_ITEMS, TWO, batch, build_model, make_data, make_features
 from torch import nn
 
 from vlmrec.models import graphs, registry
-from vlmrec.models.base import InteractionData
-
-N_USERS, N_ITEMS = 60, 40
-
-
-def make_data(seed: int = 0) -> InteractionData:
-    rng = np.random.default_rng(seed)
-    keys = np.unique(rng.integers(0, N_USERS * N_ITEMS, 500))
-    return InteractionData(N_USERS, N_ITEMS, keys // N_ITEMS, keys % N_ITEMS)
-
-
-def make_features(names: dict[str, int], seed: int = 1) -> dict[str, torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    return {name: torch.randn(N_ITEMS, dim, generator=gen) for name, dim in names.items()}
 
 
 def build(features: dict[str, torch.Tensor], seed: int = 999, **params) -> nn.Module:
-    torch.manual_seed(seed)
-    return registry.build("freedom", make_data(), features, params, torch.device("cpu"))
-
-
-def batch(seed: int, size: int = 32) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    data = make_data()
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, data.train_users.size, size)
-    neg = rng.integers(0, N_ITEMS, size)
-    return (
-        torch.as_tensor(data.train_users[idx]),
-        torch.as_tensor(data.train_items[idx]),
-        torch.as_tensor(neg),
-    )
-
-
-TWO = {"image": 12, "text": 20}
+    return build_model("freedom", features, seed, **params)
 
 
 def test_registered_with_mmrec_defaults() -> None:
@@ -54,15 +25,11 @@ def test_registered_with_mmrec_defaults() -> None:
 def test_init_consumes_rng_in_mmrec_order() -> None:
     feats = make_features(TWO)
     model = build(feats, seed=5)
-    torch.manual_seed(5)
-    user, item = nn.Embedding(N_USERS, 64), nn.Embedding(N_ITEMS, 64)
-    nn.init.xavier_uniform_(user.weight)
-    nn.init.xavier_uniform_(item.weight)
-    image_trs, text_trs = nn.Linear(12, 64), nn.Linear(20, 64)
-    assert torch.equal(model.user_embedding.weight, user.weight)
-    assert torch.equal(model.item_id_embedding.weight, item.weight)
-    assert torch.equal(model.image_trs.weight, image_trs.weight)
-    assert torch.equal(model.text_trs.bias, text_trs.bias)
+    reference = model_fixtures.mmrec_init_reference(5)
+    assert torch.equal(model.user_embedding.weight, reference["user"].weight)
+    assert torch.equal(model.item_id_embedding.weight, reference["item"].weight)
+    assert torch.equal(model.image_trs.weight, reference["image_trs"].weight)
+    assert torch.equal(model.text_trs.bias, reference["text_trs"].bias)
     # raw features are trainable copies, the caller's tensors untouched
     assert model.text_embedding.weight.requires_grad
     assert model.text_embedding.weight.data_ptr() != feats["text"].data_ptr()
@@ -166,12 +133,7 @@ def test_modality_terms_match_full_projection(names: dict[str, int]) -> None:
 @pytest.mark.parametrize("names", [{"image": 12}, {"text": 20}, {"fused": 24}, TWO])
 def test_one_or_two_modalities(names: dict[str, int]) -> None:
     model = build(make_features(names), reg_weight=1e-3)
-    model.pre_epoch(0)
-    loss = model.loss(*batch(2), 0)
-    assert loss.ndim == 0 and torch.isfinite(loss)
-    loss.backward()
-    model.prepare_eval()
-    assert model.score_users(torch.tensor([0, 3, 7])).shape == (3, N_ITEMS)
+    assert model_fixtures.one_step_scores(model, torch.tensor([0, 3, 7])).shape == (3, N_ITEMS)
     slots = [s for s in ("image", "text") if getattr(model, f"{s}_trs") is not None]
     assert slots == (
         ["image"] if names == {"image": 12} else ["text"] if len(names) == 1 else ["image", "text"]
@@ -191,17 +153,7 @@ def test_bad_features_are_clear_errors() -> None:
 
 
 def train_scores(seed: int) -> torch.Tensor:
-    model = build(make_features(TWO), seed=seed, reg_weight=1e-3)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for epoch in range(2):
-        model.pre_epoch(epoch)
-        for b in range(3):
-            loss = model.loss(*batch(10 * epoch + b), b)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    model.prepare_eval()
-    return model.score_users(torch.arange(N_USERS))
+    return model_fixtures.train_scores("freedom", seed, reg_weight=1e-3)
 
 
 def test_deterministic_on_cpu() -> None:

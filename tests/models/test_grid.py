@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from vlmrec.cli import main as cli_main
+from vlmrec.config import load_config
 from vlmrec.evaluation.metrics import metric_keys
 from vlmrec.training.data import from_frame
 from vlmrec.training.grid import (
@@ -89,8 +90,8 @@ def test_separate_points_and_single_job_give_the_same_cell(tmp_path, repo_root) 
     inter = tmp_path / "toy.inter"
     _toy_inter(inter)
     base = ["train", "--config", str(repo_root / "config/demo.yaml"), "--dataset", "demo_baby"]
-    base += ["--model", "lightgcn", "--interactions", str(inter), "--epochs", "3", "--seeds", "1", "2"]
-    grid = {"reg_weight": [1e-4]}  # demo.yaml's lightgcn grid
+    base += ["--model", "lightgcn", "--interactions", str(inter), "--epochs", "2", "--seeds", "1", "2"]
+    grid = load_config(repo_root / "config/demo.yaml")["models"]["lightgcn"]["grid"]
     # grid_jobs: separate -> one command per point, then the selection
     separate = tmp_path / "separate"
     for name in point_names(grid):

@@ -2,44 +2,17 @@
 
 from __future__ import annotations
 
-import numpy as np
+import model_fixtures
 import pytest
 import torch
+from model_fixtures import N_ITEMS, N_USERS, TWO, batch, build_model, make_features
 from torch import nn
 
 from vlmrec.models import registry
-from vlmrec.models.base import InteractionData
-
-N_USERS, N_ITEMS = 60, 40
-TWO = {"image": 12, "text": 20}
-
-
-def make_data(seed: int = 0) -> InteractionData:
-    rng = np.random.default_rng(seed)
-    keys = np.unique(rng.integers(0, N_USERS * N_ITEMS, 500))
-    return InteractionData(N_USERS, N_ITEMS, keys // N_ITEMS, keys % N_ITEMS)
-
-
-def make_features(names: dict[str, int], seed: int = 1) -> dict[str, torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    return {name: torch.randn(N_ITEMS, dim, generator=gen) for name, dim in names.items()}
 
 
 def build(features: dict[str, torch.Tensor], seed: int = 999, **params) -> nn.Module:
-    torch.manual_seed(seed)
-    return registry.build("lattice", make_data(), features, params, torch.device("cpu"))
-
-
-def batch(seed: int, size: int = 32) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    data = make_data()
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, data.train_users.size, size)
-    neg = rng.integers(0, N_ITEMS, size)
-    return (
-        torch.as_tensor(data.train_users[idx]),
-        torch.as_tensor(data.train_items[idx]),
-        torch.as_tensor(neg),
-    )
+    return build_model("lattice", features, seed, **params)
 
 
 def dense_cosine(x: torch.Tensor) -> torch.Tensor:
@@ -81,7 +54,7 @@ def dense_item_adj(model, raw: dict[str, torch.Tensor]) -> torch.Tensor:
 def test_registered_with_mmrec_defaults() -> None:
     cls = registry.get_model_class("lattice")
     assert cls.defaults["lambda_coeff"] == 0.9 and cls.defaults["knn_k"] == 10
-    assert cls.defaults["batch_size"] == 2048 and cls.defaults["n_ui_layers"] == 2
+    assert cls.defaults["batch_size"] is None and cls.defaults["n_ui_layers"] == 2
 
 
 @pytest.mark.parametrize("names", [TWO, {"image": 12}, {"fused": 24}])
@@ -105,14 +78,10 @@ def test_ui_graph_is_row_normalised_with_self_loops() -> None:
 
 def test_init_consumes_rng_in_mmrec_order() -> None:
     model = build(make_features(TWO), seed=7)
-    torch.manual_seed(7)
-    user, item = nn.Embedding(N_USERS, 64), nn.Embedding(N_ITEMS, 64)
-    nn.init.xavier_uniform_(user.weight)
-    nn.init.xavier_uniform_(item.weight)
-    image_trs, text_trs = nn.Linear(12, 64), nn.Linear(20, 64)
-    assert torch.equal(model.item_id_embedding.weight, item.weight)
-    assert torch.equal(model.image_trs.weight, image_trs.weight)
-    assert torch.equal(model.text_trs.weight, text_trs.weight)
+    reference = model_fixtures.mmrec_init_reference(7)
+    assert torch.equal(model.item_id_embedding.weight, reference["item"].weight)
+    assert torch.equal(model.image_trs.weight, reference["image_trs"].weight)
+    assert torch.equal(model.text_trs.weight, reference["text_trs"].weight)
     assert torch.equal(model.modal_weight.data, torch.tensor([0.5, 0.5]))
 
 
@@ -181,26 +150,11 @@ def test_lr_lambda_is_mmrec_decay() -> None:
 @pytest.mark.parametrize("names", [{"image": 12}, {"text": 20}, {"fused": 24}, TWO])
 def test_one_or_two_modalities(names: dict[str, int]) -> None:
     model = build(make_features(names), reg_weight=1e-4)
-    model.pre_epoch(0)
-    loss = model.loss(*batch(2), 0)
-    assert loss.ndim == 0 and torch.isfinite(loss)
-    loss.backward()
-    model.prepare_eval()
-    assert model.score_users(torch.tensor([1, 2])).shape == (2, N_ITEMS)
+    assert model_fixtures.one_step_scores(model, torch.tensor([1, 2])).shape == (2, N_ITEMS)
 
 
 def train_scores(seed: int) -> torch.Tensor:
-    model = build(make_features(TWO), seed=seed, reg_weight=1e-3)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for epoch in range(2):
-        model.pre_epoch(epoch)
-        for b in range(3):
-            loss = model.loss(*batch(10 * epoch + b), b)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        model.prepare_eval()
-    return model.score_users(torch.arange(N_USERS))
+    return model_fixtures.train_scores("lattice", seed, reg_weight=1e-3)
 
 
 def test_deterministic_on_cpu() -> None:

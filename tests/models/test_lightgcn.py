@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
+from model_fixtures import small_baby
 
 from vlmrec.models.base import InteractionData
 from vlmrec.models.lightgcn import LightGCN
 from vlmrec.models.registry import available_models, build
-from vlmrec.training.data import SplitData, from_frame, load_interactions
 from vlmrec.training.trainer import TrainSettings, make_evaluator, train_run
 
 
@@ -77,18 +76,8 @@ def test_unknown_parameter_is_rejected() -> None:
         build("lightgcn", _data(), None, {"dropout": 0.5}, torch.device("cpu"))
 
 
-def _small_baby(path, n_users: int) -> SplitData:
-    full = load_interactions(path)
-    frames = []
-    for split in ("train", "valid", "test"):
-        users, items = full.split(split)
-        keep = users < n_users
-        frames.append(pd.DataFrame({"user_id": users[keep], "item_id": items[keep], "split": split}))
-    return from_frame(pd.concat(frames, ignore_index=True))
-
-
 def test_short_training_on_real_baby_beats_popularity(baby_inter_path) -> None:
-    data = _small_baby(baby_inter_path, 3000)
+    data = small_baby(baby_inter_path, 3000)
     settings = TrainSettings(epochs=8, patience=3, device="cpu")
     params = {"reg_weight": 1e-4, "learning_rate": 0.005}
     result = train_run("lightgcn", params, data, None, settings, seed=999)

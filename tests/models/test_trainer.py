@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from model_fixtures import small_baby
 from torch import nn
 
 from vlmrec.models import registry
 from vlmrec.models.base import Recommender
-from vlmrec.training.data import SplitData, from_frame, load_interactions
+from vlmrec.training.data import from_frame, load_interactions
 from vlmrec.training.sampler import NegativeSampler
 from vlmrec.training.trainer import EarlyStopping, TrainSettings, _train_epoch, make_adam, train_run
 
@@ -62,19 +63,8 @@ def test_early_stopping_is_mmrecs_rule() -> None:
     assert stopped_at == 90
 
 
-def _small_baby(path, n_users: int) -> SplitData:
-    """The real Baby sample restricted to its first users (all items stay candidates)."""
-    full = load_interactions(path)
-    frames = []
-    for split in ("train", "valid", "test"):
-        users, items = full.split(split)
-        keep = users < n_users
-        frames.append(pd.DataFrame({"user_id": users[keep], "item_id": items[keep], "split": split}))
-    return from_frame(pd.concat(frames, ignore_index=True))
-
-
 def test_two_cpu_runs_are_bit_identical(baby_inter_path) -> None:
-    data = _small_baby(baby_inter_path, 600)
+    data = small_baby(baby_inter_path, 600)
     settings = TrainSettings(epochs=3, patience=5, device="cpu")
     a = train_run("lightgcn", {"reg_weight": 1e-4}, data, None, settings, seed=5)
     b = train_run("lightgcn", {"reg_weight": 1e-4}, data, None, settings, seed=5)

@@ -55,3 +55,21 @@ def test_no_shared_cells_is_explained(table_csv: Path, tmp_path: Path) -> None:
     text = write_paper_comparison(table_csv, tmp_path / "pc.md", {}, ["recall"])
     assert "No cell of this run is in the paper's Table 2" in text
     assert "['baby', 'sports']" in text
+
+
+def test_reference_title_and_html_page(table_csv: Path, tmp_path: Path) -> None:
+    from headless import html_tables
+
+    title = "a MADE-UP demo reference table"
+    text = write_paper_comparison(
+        table_csv,
+        tmp_path / "pc.md",
+        PAPER,
+        ["recall", "ndcg"],
+        title=title,
+        html_output=tmp_path / "pc.html",
+    )
+    assert text.startswith(f"# Our results next to {title}") and f"Reference: {title}" in text
+    tables = html_tables((tmp_path / "pc.html").read_text())
+    assert tables[0][0][:4] == ["Model", "Feature", "R@20 ours", "R@20 reference"]  # not "paper"
+    assert [row[:2] for row in tables[0][1:]] == [["FREEDOM", "Original"], ["FREEDOM", "Visual"]]

@@ -132,3 +132,39 @@ def test_missing_metric_column_names_file(make_run, fake_run) -> None:
     _, paths = make_run(run)
     with pytest.raises(ValueError, match=r"per_user_test.parquet: column 'map@20' missing"):
         significance_table(load_cells(paths), [("map", 20)], "original", 0.05, 200, 0)
+
+
+def test_every_feature_is_tested_against_the_tuned_lightgcn(make_run, fake_run) -> None:
+    run = fake_run(datasets=("baby", "sports"))  # freedom x 4 features + lightgcn (id) per dataset
+    _, paths = make_run(run)
+    table = significance_table(load_cells(paths), [("recall", 20)], "original", 0.05, 300, 0)
+    vs_id = table[table["comparison"] == "vs_lightgcn"]
+    assert set(zip(vs_id["dataset"], vs_id["feature"])) == {
+        (d, f) for d in ("baby", "sports") for f in ("original", "visual", "textual", "dual")
+    }
+    assert set(vs_id["reference"]) == {"lightgcn"} and set(vs_id["model"]) == {"freedom"}
+    assert table[table["model"] == "lightgcn"].empty  # its own block has nothing to compare
+    # The LightGCN cell's per-user values are the reference: mean_reference is its mean.
+    cells = {(c.dataset, c.model, c.feature): c for c in load_cells(paths)}
+    for row in vs_id.itertuples():
+        assert row.mean_reference == pytest.approx(cells[(row.dataset, "lightgcn", "id")].value("recall@20"))
+    # visual is shifted down by 0.05 from the id-level values: significantly worse than LightGCN.
+    visual = vs_id[vs_id["feature"] == "visual"]
+    assert visual["significant"].all() and (visual["mean_diff"] < 0).all()
+    # Holm family of a block: 5 feature pairs + 4 LightGCN pairs.
+    assert set(table[table["model"] == "freedom"]["n_tests"]) == {9}
+
+
+def test_table_marks_cells_that_differ_from_lightgcn(make_run, fake_run) -> None:
+    from vlmrec.report.table import SECTION, format_value, legend, tidy_table
+
+    _, paths = make_run(fake_run(datasets=("baby",)))
+    cells = load_cells(paths)
+    sig = significance_table(cells, [("recall", 20)], "original", 0.05, 300, 0)
+    frame = tidy_table(cells, [("recall", 20)], "original", sig, 0.05)
+    visual = frame[(frame["model"] == "freedom") & (frame["feature"] == "visual")].iloc[0]
+    assert visual["sig_vs_lightgcn"] and SECTION in format_value(visual)
+    assert r"\S" in format_value(visual, "tex")
+    lightgcn = frame[frame["model"] == "lightgcn"].iloc[0]
+    assert not lightgcn["sig_vs_lightgcn"] and SECTION not in format_value(lightgcn)
+    assert SECTION in legend("original", 0.05, [2])

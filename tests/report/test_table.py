@@ -24,6 +24,7 @@ def _outputs(root: Path) -> AggregateOutputs:
         tex=root / "table.tex",
         html=root / "table.html",
         significance=root / "significance.csv",
+        significance_html=root / "significance.html",
     )
 
 
@@ -186,3 +187,38 @@ def test_duplicate_cell_is_an_error(make_run, fake_run, tmp_path: Path) -> None:
     copy.write_text(paths[0].read_text())
     with pytest.raises(ValueError, match="already loaded"):
         load_cells([paths[0], copy])
+
+
+def test_latex_is_a_threeparttable_with_the_legend_as_note(built) -> None:
+    _, _, out = built
+    tex = (out / "table.tex").read_text()
+    body = [line for line in tex.splitlines() if not line.startswith("%")]
+    # Balanced environments in the right nesting: threeparttable > tabular, then tablenotes.
+    envs = re.findall(r"\\(begin|end)\{(\w+)\}", "\n".join(body))
+    assert envs == [
+        ("begin", "threeparttable"),
+        ("begin", "tabular"),
+        ("end", "tabular"),
+        ("begin", "tablenotes"),
+        ("end", "tablenotes"),
+        ("end", "threeparttable"),
+    ]
+    note = tex.split("\\begin{tablenotes}")[1].split("\\end{tablenotes}")[0]
+    assert "\\item Test set; mean over 2 seed(s)" in note and "$^{\\dagger}$" in note
+    assert "\\begin{table}" not in "\n".join(body)  # ready to \\input inside the user's own float
+    # Every row of the tabular has the same number of columns as its spec.
+    n_cols = len(re.search(r"\\begin\{tabular\}\{(\w+)\}", tex).group(1))
+    rows = [line for line in body if line.endswith(r"\\") and "multicolumn" not in line]
+    assert rows and all(line.count("&") == n_cols - 1 for line in rows)
+
+
+def test_significance_and_tidy_table_as_html(built) -> None:
+    from headless import html_tables
+
+    tidy, _, out = built
+    sig = pd.read_csv(out / "significance.csv")
+    tables = html_tables((out / "significance.html").read_text())
+    assert len(tables) == 1 and tables[0][0] == list(sig.columns) and len(tables[0]) == len(sig) + 1
+    page = html_tables((out / "table.html").read_text())
+    assert len(page) == 3  # two datasets in paper layout + the tidy form
+    assert page[2][0] == list(tidy.columns) and len(page[2]) == len(tidy) + 1

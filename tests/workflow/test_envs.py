@@ -148,6 +148,8 @@ def module_level_imports(path: Path) -> set[str]:
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names.add(node.module)
                 names.update(f"{node.module}.{alias.name}" for alias in node.names)
+            elif isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING"):
+                continue  # annotations only: never imported at run time
             elif isinstance(node, ast.If | ast.Try | ast.With):
                 for field in ("body", "orelse", "finalbody", "handlers"):
                     for child in getattr(node, field, []) or []:

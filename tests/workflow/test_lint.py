@@ -6,7 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from workflow_helpers import REPO, snakemake_cmd
+
 BIN = Path(sys.executable).parent
 
 
@@ -25,18 +26,7 @@ def test_snakefmt_check_clean() -> None:
 def _lint(configfile: Path, workdir: Path) -> subprocess.CompletedProcess[str]:
     # Lints go to stderr, Snakemake's own log to stdout: merge them for the message.
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(REPO / "Snakefile"),
-            "-d",
-            str(workdir),
-            "--configfile",
-            str(configfile),
-            "--lint",
-        ],
+        snakemake_cmd(workdir, configfile, "--lint"),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

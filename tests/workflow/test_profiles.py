@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from workflow_helpers import REPO, dry_run, load_yaml, run_snakemake, write_yaml
+from workflow_helpers import REPO, dry_run, load_yaml, local_rules, run_snakemake, write_yaml
+
+from vlmrec.features.specs import known_strategy_names
 
 PROFILES = REPO / "profiles"
 PAPER_CONFIG = REPO / "config" / "config.yaml"
@@ -22,10 +24,8 @@ def profile(name: str) -> dict:
 
 def all_strategies_config(tmp_path: Path) -> Path:
     """The paper's config with every registered strategy, so every generated rule exists."""
-    schema = load_yaml(REPO / "config" / "schema.yaml")
-    strategies = schema["properties"]["features"]["properties"]["strategies"]["items"]["enum"]
     config = copy.deepcopy(load_yaml(PAPER_CONFIG))
-    config["features"]["strategies"] = list(strategies)
+    config["features"]["strategies"] = known_strategy_names(config["features"])
     return write_yaml(tmp_path / "all.yaml", config)
 
 
@@ -78,26 +78,28 @@ def monkeypatch_module():
 
 
 def test_paper_plan_resources(paper_plan: list) -> None:
+    """Every job is sized; every job that may use CUDA (encoders; training with `device: auto`)
+    reserves a GPU placed by its own resources (partition, model), every other job goes to the
+    CPU partition; the downloads run on the login node."""
     assert paper_plan, "the paper's experiment plans no job"
-    gpu_rules = {name for name, res in profile("slurm")["set-resources"].items() if res.get("gpu")}
-    seen_gpu = set()
+    gpu_jobs, local = set(), local_rules()
     for job in paper_plan:
         res = job.resources
         if job.rule == "all":
             continue
         assert int(res.get("mem_mb", 0)) >= 500 and int(res.get("runtime", 0)) >= 5, job.describe()
-        if job.rule in gpu_rules:
-            seen_gpu.add(job.rule)
+        if res.get("gpu"):
+            gpu_jobs.add(job.rule)
             assert res.get("gpu") == "1", job.describe()
             assert res.get("gpu_model") == "a100", job.describe()
             assert res.get("slurm_partition") == "gpuq", job.describe()
-        elif res.get("gpu"):
-            pytest.fail(f"{job.rule} asks for a GPU but profiles/slurm does not place it: {res}")
-        else:
+        elif job.rule not in local:
             assert res.get("slurm_partition") == "cpuq", job.describe()
-    # Every encoding strategy of the paper runs on a GPU node.
     encoded = {j.rule for j in paper_plan if j.rule.startswith("extract_")}
-    assert encoded and encoded <= seen_gpu, (encoded, seen_gpu)
+    assert encoded and encoded <= gpu_jobs, (encoded, gpu_jobs)
+    assert "train_point" in gpu_jobs  # the paper's `training.device: auto` may use CUDA
+    downloads = [j for j in paper_plan if j.rule.startswith("download_")]
+    assert downloads and {j.rule for j in downloads} <= local, local
 
 
 def test_workstation_profile_dry_run(tmp_path: Path) -> None:

@@ -110,6 +110,10 @@ def test_demo_target_through_slurm(slurm_cluster: None, demo_run: DemoRun, tmp_p
         "--slurm-init-seconds-before-status-checks",
         "2",
         "--slurm-keep-successful-logs",
+        # Training reserves a GPU when it may use CUDA (`auto`; the demo's `cpu` reserves none). On
+        # the CPU-only CI node `auto` trains on the CPU: the results stay the local run's.
+        "--config",
+        "training={device: auto}",
     )
     start = time.monotonic()
     proc = subprocess.run(

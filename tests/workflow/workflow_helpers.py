@@ -187,6 +187,19 @@ def job_model(job: PlannedJob) -> str | None:
 RULE_NAME = re.compile(r"^\s*(?:rule|checkpoint)\s+(\w+)\s*:", re.M)
 
 
+LOCALRULES = re.compile(r"^\s*localrules:\s*\n((?:\s+\w+,?\s*\n)+)", re.M)
+
+
+def local_rules() -> set[str]:
+    """Rules named in a `localrules:` directive of workflow/rules/*.smk (a dry run does not say
+    which jobs are local: Snakemake prints "rule" for every job when it only plans)."""
+    names: set[str] = set()
+    for path in (REPO / "workflow" / "rules").glob("*.smk"):
+        for block in LOCALRULES.findall(path.read_text()):
+            names |= {name.strip(" ,") for name in block.split() if name.strip(" ,")}
+    return names
+
+
 def stage_rules(stage: str) -> set[str]:
     """Names of the rules defined in workflow/rules/<stage>.smk."""
     return set(RULE_NAME.findall((REPO / "workflow" / "rules" / f"{stage}.smk").read_text()))
@@ -239,6 +252,20 @@ def small_demo_config(
         config["features"]["strategies"] = strategies
     if models is not None:
         config["models"] = {k: v for k, v in config["models"].items() if k in models}
+    kept = config["features"]["strategies"]
+    for name, entry in list(config["models"].items()):
+        if "strategies" in entry:  # models.<m>.strategies must stay a subset (validated)
+            entry["strategies"] = [s for s in entry["strategies"] if s in kept]
+            if not entry["strategies"]:
+                del config["models"][name]
+    split = config["split"]
+    for key, among in (("cold_strategies", kept), ("cold_datasets", list(config["datasets"]))):
+        chosen = split.get(key) or []
+        split[key] = [name for name in chosen if name in among]  # validated: a subset
+        if chosen and not split[key]:  # empty would mean "all": switch the protocol off instead
+            split["cold_items"] = 0.0
+    if config["report"]["baseline_feature"] not in kept:
+        config["report"]["baseline_feature"] = kept[0]
     training = config["training"]
     training.update({"seeds": training["seeds"][:1], "epochs": 3, "patience": 2, "grid_jobs": "single"})
     for model in config["models"].values():

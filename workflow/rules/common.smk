@@ -1,10 +1,37 @@
-# Shared helpers for every stage: result paths, the experiment's cells, wildcard constraints.
-RESULTS = config.get("results_dir", "results")
+# Shared helpers for every stage: the validated config, the results layout, the experiment's
+# cells, job logs and benchmarks, wildcard constraints. Paths come from vlmrec.layout only.
+import os
+import sys
+
+from vlmrec.config import ConfigError, prepare_config
+from vlmrec.layout import NO_FEATURE, cells as experiment_cells, layout_of
+from vlmrec.layout import table_features
+
+# Validated here, so every Snakefile including this file gets the schema's defaults and the
+# plan-time checks (`snakemake -n` refuses a bad config in a few lines); command-line values
+# (`--config 'training={epochs: 5}'`) are read as YAML first. The message alone, no traceback.
+try:
+    prepare_config(config, workflow.config_settings.overwrite_config)
+except ConfigError as error:
+    sys.exit(f"{error}")
+
+LAYOUT = layout_of(config)
+RESULTS = LAYOUT.results
 DATASETS = list(config["datasets"])
 STRATEGIES = list(config["features"]["strategies"])
 MODELS = list(config["models"])
-# The ID-only models (LightGCN) have one "feature" column in the table: no item features.
-NO_FEATURE = "id"
+# Every (dataset, model, feature) cell of the table; feature is a strategy or NO_FEATURE ("id").
+CELLS = experiment_cells(config)
+
+# A GPU job's resources: one card, and on SLURM the site's GPU partition and model (environment
+# variables, see profiles/slurm/config.yaml). They sit on the rule, so a new GPU rule (a new
+# encoded strategy) is placed on a GPU node without naming it in the profile. "" = site default.
+GPU_RESOURCES = {
+    "gpu": 1,
+    "gpu_model": os.environ.get("VLMREC_GPU_MODEL", ""),
+    "slurm_partition": os.environ.get("VLMREC_GPU_PARTITION")
+    or os.environ.get("VLMREC_SLURM_PARTITION", ""),
+}
 
 
 wildcard_constraints:
@@ -16,34 +43,14 @@ def dataset_config(dataset):
     return config["datasets"][dataset]
 
 
-def features_for_model(model):
-    """Feature sets a model is trained on: every strategy, or `id` for ID-only models."""
-    return STRATEGIES if config["models"][model]["features"] else [NO_FEATURE]
+def job_log(rule, job="{dataset}"):
+    """One log file per job, under results_dir (two configs never share logs)."""
+    return LAYOUT.log_file(rule, job)
 
 
-def cells():
-    """Every (dataset, model, feature) cell of the comparison table.
-
-    A strategy that does not apply to a dataset (e.g. `provided` needs an mmrec-source dataset)
-    gives no cell; `feature_applies` comes from features_common.smk.
-    """
-    return [
-        (dataset, model, feature)
-        for dataset in DATASETS
-        for model in MODELS
-        for feature in features_for_model(model)
-        if feature == NO_FEATURE or strategy_applies_to(dataset, feature)
-    ]
-
-
-def strategy_applies_to(dataset, strategy):
-    """The feature stage's `feature_applies` when it is loaded (small test workflows may not)."""
-    check = globals().get("feature_applies")
-    return check is None or check(dataset, strategy)
-
-
-def cell_dir(dataset, model, feature):
-    return f"{RESULTS}/{dataset}/runs/{model}/{feature}"
+def job_benchmark(rule, job="{dataset}"):
+    """Wall time and peak memory of each job (Snakemake's benchmark TSV), for run planning."""
+    return LAYOUT.benchmark_file(rule, job)
 
 
 def conda_env(name):
@@ -57,6 +64,8 @@ def final_targets():
         targets += feature_targets()
     if "report_targets" in globals():
         targets += report_targets()
+    if "diagnostics_targets" in globals():
+        targets += diagnostics_targets()
     else:
-        targets += [f"{cell_dir(*cell)}/metrics.json" for cell in cells()]
+        targets += [LAYOUT.cell_file(*cell, "metrics") for cell in CELLS]
     return targets

@@ -4,6 +4,15 @@
 
 
 include: "data_common.smk"
+include: "data_mmrec.smk"
+
+
+# Downloads run where Snakemake runs (a cluster's login node): compute nodes often have no internet.
+localrules:
+    download_ratings,
+    download_meta,
+    download_image_features,
+    download_images,
 
 
 rule demo_data:
@@ -13,7 +22,9 @@ rule demo_data:
         image_features="resources/demo/{dataset}/image_features_{category}.b",
         images=directory("resources/demo/{dataset}/images_{category}"),
     log:
-        "logs/demo_data/{dataset}_{category}.log",
+        job_log("demo_data", "{dataset}_{category}"),
+    benchmark:
+        job_benchmark("demo_data", "{dataset}_{category}")
     conda:
         conda_env("data")
     resources:
@@ -32,9 +43,11 @@ rule download_ratings:
     input:
         download_input("ratings_url"),
     output:
-        f"{RESULTS}/{{dataset}}/raw/ratings.csv",
+        LAYOUT.raw_file("{dataset}", "ratings.csv"),
     log:
-        "logs/download_ratings/{dataset}.log",
+        job_log("download_ratings"),
+    benchmark:
+        job_benchmark("download_ratings")
     conda:
         conda_env("data")
     resources:
@@ -51,9 +64,11 @@ rule download_meta:
     input:
         download_input("meta_url"),
     output:
-        f"{RESULTS}/{{dataset}}/raw/meta.json.gz",
+        LAYOUT.raw_file("{dataset}", "meta.json.gz"),
     log:
-        "logs/download_meta/{dataset}.log",
+        job_log("download_meta"),
+    benchmark:
+        job_benchmark("download_meta")
     conda:
         conda_env("data")
     resources:
@@ -70,9 +85,11 @@ rule download_image_features:
     input:
         download_input("image_features_url"),
     output:
-        f"{RESULTS}/{{dataset}}/raw/image_features.b",
+        LAYOUT.raw_file("{dataset}", IMAGE_FEATURES_FILE),
     log:
-        "logs/download_image_features/{dataset}.log",
+        job_log("download_image_features"),
+    benchmark:
+        job_benchmark("download_image_features")
     conda:
         conda_env("data")
     resources:
@@ -87,13 +104,15 @@ rule download_image_features:
 
 rule filter_interactions:
     input:
-        ratings=f"{RESULTS}/{{dataset}}/raw/ratings.csv",
-        meta=f"{RESULTS}/{{dataset}}/raw/meta.json.gz",
+        ratings=LAYOUT.raw_file("{dataset}", "ratings.csv"),
+        meta=LAYOUT.raw_file("{dataset}", "meta.json.gz"),
     output:
-        interactions=f"{RESULTS}/{{dataset}}/interim/kcore.parquet",
-        items_meta=f"{RESULTS}/{{dataset}}/interim/items_meta.parquet",
+        interactions=LAYOUT.interim_file("{dataset}", "kcore.parquet"),
+        items_meta=LAYOUT.interim_file("{dataset}", "items_meta.parquet"),
     log:
-        "logs/filter_interactions/{dataset}.log",
+        job_log("filter_interactions"),
+    benchmark:
+        job_benchmark("filter_interactions")
     conda:
         conda_env("data")
     resources:
@@ -101,8 +120,8 @@ rule filter_interactions:
         runtime=30,
     params:
         source=lambda wc: data_source(wc.dataset),
-        k_core=PREPROCESS.get("k_core", 5),
-        max_bad_meta_fraction=PREPROCESS.get("max_bad_meta_fraction", 0.01),
+        k_core=PREPROCESS["k_core"],
+        max_bad_meta_fraction=PREPROCESS["max_bad_meta_fraction"],
     script:
         "../scripts/data_filter.py"
 
@@ -111,19 +130,21 @@ rule download_images:
     input:
         unpack(images_input),
     output:
-        manifest=f"{RESULTS}/{{dataset}}/images/manifest.parquet",
+        manifest=LAYOUT.images_manifest("{dataset}"),
     log:
-        "logs/download_images/{dataset}.log",
+        job_log("download_images"),
+    benchmark:
+        job_benchmark("download_images")
     conda:
         conda_env("data")
     resources:
         mem_mb=2000,
         runtime=600,
     params:
-        workers=IMAGES.get("workers", 16),
-        per_host_concurrency=IMAGES.get("per_host_concurrency", 4),
-        max_pixels=IMAGES.get("max_pixels", 89478485),
-        max_missing_fraction=IMAGES.get("max_missing_fraction", 0.2),
+        workers=IMAGES["workers"],
+        per_host_concurrency=IMAGES["per_host_concurrency"],
+        max_pixels=IMAGES["max_pixels"],
+        max_missing_fraction=IMAGES["max_missing_fraction"],
         download=DOWNLOAD,
     script:
         "../scripts/data_images.py"
@@ -133,41 +154,29 @@ rule build_dataset:
     input:
         unpack(build_inputs),
     output:
-        interactions=f"{RESULTS}/{{dataset}}/interactions.parquet",
-        items_table=f"{RESULTS}/{{dataset}}/items.parquet",
+        interactions=LAYOUT.data_file("{dataset}", "interactions"),
+        items_table=LAYOUT.data_file("{dataset}", "items_table"),
         stats=report(
-            f"{RESULTS}/{{dataset}}/stats.json",
+            LAYOUT.data_file("{dataset}", "stats"),
             caption="../report/data_stats.rst",
             category="Data",
             subcategory="{dataset}",
         ),
-        user_map=f"{RESULTS}/{{dataset}}/user_map.csv",
-        item_map=f"{RESULTS}/{{dataset}}/item_map.csv",
+        user_map=LAYOUT.data_file("{dataset}", "user_map"),
+        item_map=LAYOUT.data_file("{dataset}", "item_map"),
     log:
-        "logs/build_dataset/{dataset}.log",
+        job_log("build_dataset"),
+    benchmark:
+        job_benchmark("build_dataset")
     conda:
         conda_env("data")
     resources:
         mem_mb=4000,
         runtime=30,
     params:
-        source=lambda wc: data_source(wc.dataset),
-        path=lambda wc: dataset_config(wc.dataset).get("path"),
-        inter_file=lambda wc: dataset_config(wc.dataset).get(
-            "inter_file", f"{wc.dataset}.inter"
-        ),
-        expected_stats=lambda wc: dict(
-            sorted(dataset_config(wc.dataset).get("expected_stats", {}).items())
-        ),
-        k_core=PREPROCESS.get("k_core", 5),
-        # A function: a plain string with {title} would be expanded as a wildcard pattern.
-        text_template=lambda wc: PREPROCESS.get(
-            "text_template", "{title}, category: {category}"
-        ),
-        category_level=PREPROCESS.get("category_level", "last"),
-        split_method=SPLIT.get("method", "per_user_random"),
-        split_seed=SPLIT.get("seed", 999),
-        missing_policy=IMAGES.get("missing_policy", "mean"),
+        # Functions: the text template's {title} would be expanded as a wildcard pattern.
+        options=lambda wc: build_options(wc.dataset),
+        mmrec=lambda wc: mmrec_release(wc.dataset),
     script:
         "../scripts/data_build.py"
 
@@ -178,9 +187,11 @@ rule copy_provided_features:
             dataset_config(wc.dataset)["path"], f"{wc.modality}_feat.npy"
         ),
     output:
-        f"{RESULTS}/{{dataset}}/raw/{{modality,image|text}}_feat.npy",
+        LAYOUT.raw_file("{dataset}", "{modality,image|text}_feat.npy"),
     log:
-        "logs/copy_provided_features/{dataset}_{modality}.log",
+        job_log("copy_provided_features", "{dataset}_{modality}"),
+    benchmark:
+        job_benchmark("copy_provided_features", "{dataset}_{modality}")
     conda:
         conda_env("data")
     resources:

@@ -1,10 +1,13 @@
-# Helpers of the data stage (data.smk): config sections, inputs of the download/build rules,
-# and data_targets() for other stages.
+# Helpers of the data stage (data.smk): config sections, inputs of the download/build rules.
 import os
 
+from vlmrec.data.sources import IMAGE_FEATURES_FILE
+from vlmrec.features.specs import strategy_spec
+from vlmrec.layout import mmrec_inter_file
+
 # Dict params are compared by their repr: sort keys so reordering the YAML reruns nothing.
-DOWNLOAD = dict(sorted(config.get("download", {}).items()))
-IMAGES = config.get("images", {})
+DOWNLOAD = dict(sorted(config["download"].items()))
+IMAGES = config["images"]
 PREPROCESS = config["preprocess"]
 SPLIT = config["split"]
 
@@ -44,33 +47,68 @@ def download_input(key):
 
 
 def image_features_wanted(dataset):
-    """The amazon2014 `.b` CNN features are fetched only for the mmrec_original strategy."""
+    """The amazon2014 `.b` CNN features are fetched only when a configured strategy reads them
+    (its spec's `raw_inputs`)."""
     cfg = dataset_config(dataset)
-    return "image_features_url" in cfg and "mmrec_original" in STRATEGIES
+    return "image_features_url" in cfg and any(
+        IMAGE_FEATURES_FILE in strategy_spec(s, config["features"]).raw_inputs
+        for s in STRATEGIES
+    )
 
 
-def data_targets(dataset):
-    """Every output of the data stage for one dataset (what the feature stage may need)."""
-    files = [
-        f"{RESULTS}/{dataset}/{name}"
-        for name in (
-            "interactions.parquet",
-            "items.parquet",
-            "stats.json",
-            "user_map.csv",
-            "item_map.csv",
-        )
-    ]
-    if image_features_wanted(dataset):
-        files.append(f"{RESULTS}/{dataset}/raw/image_features.b")
+def mmrec_mapping_file(dataset):
+    return dataset_config(dataset)["item_mapping_file"]
+
+
+def mmrec_mapping_path(wildcards):
+    return os.path.join(
+        dataset_config(wildcards.dataset)["path"], mmrec_mapping_file(wildcards.dataset)
+    )
+
+
+def mmrec_content_inputs(dataset):
+    """An mmrec dataset with `meta_url`: the joined metadata and (unless `images: false`) images."""
+    cfg = dataset_config(dataset)
+    if not cfg.get("meta_url"):
+        return {}
+    files = {"items_meta": f"{RESULTS}/{dataset}/interim/mmrec_items_meta.parquet"}
+    if cfg["images"]:
+        files["manifest"] = f"{RESULTS}/{dataset}/images/manifest.parquet"
     return files
+
+
+def build_options(dataset):
+    """The BuildOptions of vlmrec.data.build for one dataset: one param, passed whole."""
+    cfg = dataset_config(dataset)
+    return {
+        "k_core": PREPROCESS["k_core"],
+        "text_template": PREPROCESS["text_template"],
+        "category_level": PREPROCESS["category_level"],
+        "split_method": SPLIT["method"],
+        "split_seed": SPLIT["seed"],
+        "missing_policy": IMAGES["missing_policy"],
+        "source": cfg["source"],
+        "expected_stats": dict(sorted(cfg["expected_stats"].items())),
+        "item_mapping_file": mmrec_mapping_file(dataset),
+    }
+
+
+def mmrec_release(dataset):
+    """An mmrec dataset's folder and .inter file name (None for the other sources)."""
+    cfg = dataset_config(dataset)
+    if cfg["source"] != "mmrec":
+        return None
+    return {"path": cfg["path"], "inter_file": mmrec_inter_file(dataset, cfg)}
 
 
 def build_inputs(wildcards):
     cfg = dataset_config(wildcards.dataset)
     if cfg["source"] == "mmrec":
-        inter = cfg.get("inter_file", f"{wildcards.dataset}.inter")
-        return {"inter": os.path.join(cfg["path"], inter)}
+        inter = mmrec_inter_file(wildcards.dataset, cfg)
+        return {
+            "inter": os.path.join(cfg["path"], inter),
+            **mmrec_content_inputs(wildcards.dataset),
+        }
     return {
         "interactions": f"{RESULTS}/{wildcards.dataset}/interim/kcore.parquet",
         "items_meta": f"{RESULTS}/{wildcards.dataset}/interim/items_meta.parquet",
@@ -79,6 +117,8 @@ def build_inputs(wildcards):
 
 
 def images_input(wildcards):
+    if data_source(wildcards.dataset) == "mmrec":
+        return {"items_meta": mmrec_content_inputs(wildcards.dataset)["items_meta"]}
     files = {"items_meta": f"{RESULTS}/{wildcards.dataset}/interim/items_meta.parquet"}
     if "demo" in dataset_config(wildcards.dataset):
         files["demo_images"] = demo_output(wildcards.dataset, "images")

@@ -1,7 +1,8 @@
-# Stage: features. One job per (dataset, strategy), generated from the strategy registry
-# (src/vlmrec/features/registry.py): a new strategy is one module + one config entry, no rule.
-# Every value a strategy reads (its prompt, every encoder setting) is a `params:` value, so editing
-# the Prompt#2 string reruns exactly extract_prompt2 and what depends on it.
+# Stage: features. One job per (dataset, strategy), generated from the torch-free specs
+# (src/vlmrec/features/specs.py): a new strategy is one module + one config entry, or a
+# features.declared config entry alone — no rule. Every value a strategy reads (its prompt or
+# template, every encoder setting) is a `params:` value, so editing the Prompt#2 string reruns
+# exactly extract_prompt2 and what depends on it.
 # Helpers (feature_files, feature_targets, ...) live in features_common.smk.
 
 
@@ -12,7 +13,9 @@ rule build_tiny_models:
     output:
         [directory(f"{TINY_MODELS_DIR}/{name}") for name in TINY_MODELS],
     log:
-        "logs/build_tiny_models/build.log",
+        job_log("build_tiny_models", "build"),
+    benchmark:
+        job_benchmark("build_tiny_models", "build")
     conda:
         conda_env("features")
     resources:
@@ -20,7 +23,7 @@ rule build_tiny_models:
         runtime=10,
     params:
         out_dir=lambda wildcards, output: os.path.dirname(output[0]),
-        seed=config.get("seed", 999),
+        seed=config["seed"],
     script:
         "../scripts/features_tiny_models.py"
 
@@ -36,7 +39,9 @@ for _strategy in STRATEGIES:
         output:
             **extract_outputs(_strategy),
         log:
-            f"logs/{feature_rule_name(_strategy)}/{{dataset}}.log",
+            job_log(feature_rule_name(_strategy)),
+        benchmark:
+            job_benchmark(feature_rule_name(_strategy))
         conda:
             conda_env("features")
         resources:
@@ -49,14 +54,14 @@ for _strategy in STRATEGIES:
 
 rule export_mmrec:
     input:
-        interactions=f"{RESULTS}/{{dataset}}/interactions.parquet",
+        interactions=LAYOUT.data_file("{dataset}", "interactions"),
         features=lambda w: feature_files(w.dataset, w.strategy),
     output:
-        inter=f"{RESULTS}/{{dataset}}/mmrec/{{strategy}}/{{dataset}}.inter",
-        image=f"{RESULTS}/{{dataset}}/mmrec/{{strategy}}/image_feat.npy",
-        text=f"{RESULTS}/{{dataset}}/mmrec/{{strategy}}/text_feat.npy",
+        **LAYOUT.mmrec_export_files("{dataset}", "{strategy}"),
     log:
-        "logs/export_mmrec/{dataset}_{strategy}.log",
+        job_log("export_mmrec", "{dataset}_{strategy}"),
+    benchmark:
+        job_benchmark("export_mmrec", "{dataset}_{strategy}")
     wildcard_constraints:
         strategy="|".join(STRATEGIES),
     conda:

@@ -2,23 +2,33 @@
 # functions in separate files). `feature_files(dataset, strategy)` is what training jobs need.
 import os
 
-from vlmrec.features.registry import (
-    ENCODER_SECTIONS,
-    feature_set_files,
-    get_spec,
+from vlmrec.features.specs import (
+    encoded_model_paths,
+    runner_settings,
     strategy_applies,
     strategy_params,
+    strategy_spec,
 )
+from vlmrec.features.tiny_models import TINY_MODEL_NAMES
 
 TINY_MODELS_DIR = "resources/models"
-TINY_MODELS = ["tiny-qwen2vl", "tiny-qwen2vl-lora", "tiny-resnet", "tiny-bert"]
+TINY_MODELS = list(TINY_MODEL_NAMES)
 # Resources of encoded (GPU) jobs; a profile's set-resources can override them per rule.
-ENCODE_RESOURCES = {"gpu": 1, "mem_mb": 32000, "runtime": 360}
+ENCODE_RESOURCES = {**GPU_RESOURCES, "mem_mb": 32000, "runtime": 360}
 COMBINE_RESOURCES = {"mem_mb": 4000, "runtime": 20, "cpus_per_task": 1}
 
 
+def get_spec(strategy):
+    """The strategy's spec: a module strategy or a features.declared entry (torch-free)."""
+    return strategy_spec(strategy, config["features"])
+
+
+def feature_set_files(strategy):
+    return get_spec(strategy).files
+
+
 def feature_dir(dataset, strategy):
-    return f"{RESULTS}/{dataset}/features/{strategy}"
+    return LAYOUT.feature_dir(dataset, strategy)
 
 
 def feature_files(dataset, strategy):
@@ -30,7 +40,7 @@ def feature_files(dataset, strategy):
 
 
 def feature_applies(dataset, strategy):
-    return strategy_applies(strategy, dataset_config(dataset))
+    return strategy_applies(get_spec(strategy), dataset_config(dataset))
 
 
 def feature_targets():
@@ -45,40 +55,33 @@ def feature_targets():
 
 
 def mmrec_export_files(dataset, strategy):
-    out = f"{RESULTS}/{dataset}/mmrec/{strategy}"
-    return [f"{out}/{dataset}.inter", f"{out}/image_feat.npy", f"{out}/text_feat.npy"]
+    return list(LAYOUT.mmrec_export_files(dataset, strategy).values())
 
 
 def local_model_dirs(strategy):
     """Tiny-model folders a strategy's encoders load (only paths under resources/models/ are
     built by the workflow; hub ids and other folders are not inputs)."""
-    dirs = []
-    for kind in get_spec(strategy).encoders:
-        section = config["features"].get(ENCODER_SECTIONS[kind]) or {}
-        for key in ("model", "adapter"):
-            value = str(section.get(key) or "").rstrip("/")
-            if value.startswith(f"{TINY_MODELS_DIR}/"):
-                dirs.append(value)
-    return dirs
+    paths = [
+        os.path.normpath(p)
+        for p in encoded_model_paths(get_spec(strategy), config["features"])
+    ]
+    return [p for p in paths if os.path.dirname(p) == TINY_MODELS_DIR]
 
 
 def extract_inputs(strategy):
     spec = get_spec(strategy)
     inputs = {
-        "items_table": f"{RESULTS}/{{dataset}}/items.parquet",
+        "items_table": LAYOUT.data_file("{dataset}", "items_table"),
         "models": local_model_dirs(strategy),
-        "raw": [f"{RESULTS}/{{dataset}}/raw/{name}" for name in spec.raw_inputs],
+        "raw": [LAYOUT.raw_file("{dataset}", name) for name in spec.raw_inputs],
     }
     for reused in spec.reuses:
-        inputs[f"reuse_{reused}"] = [
-            f"{RESULTS}/{{dataset}}/features/{reused}/{name}"
-            for name in feature_set_files(reused)
-        ]
+        inputs[f"reuse_{reused}"] = feature_files("{dataset}", reused)
     return inputs
 
 
 def extract_outputs(strategy):
-    out = f"{RESULTS}/{{dataset}}/features/{strategy}"
+    out = LAYOUT.feature_dir("{dataset}", strategy)
     outputs = {m: f"{out}/{m}.npy" for m in get_spec(strategy).modalities}
     outputs["manifest"] = f"{out}/manifest.json"
     return outputs
@@ -102,5 +105,5 @@ def feature_rule_name(strategy):
 def extract_resources(strategy):
     if not get_spec(strategy).encodes:
         return COMBINE_RESOURCES
-    workers = (config["features"].get("vlm2vec") or {}).get("num_workers", 4)
+    workers = runner_settings(config["features"])["num_workers"]
     return {**ENCODE_RESOURCES, "cpus_per_task": workers + 1}

@@ -1,38 +1,45 @@
 # Helpers of the report stage (kept apart from its rules, as `snakemake --lint` asks).
 from pathlib import Path
 
+from vlmrec.layout import PLOT_FORMATS, PLOT_KINDS
+
 REPORT = config["report"]
-REPORT_PLOT_KINDS = ["bars", "curves", "dims", "cost"]
-REPORT_ORDER = dict(
-    datasets=DATASETS, models=MODELS, features=STRATEGIES + [NO_FEATURE]
-)
+# The table's row/column order, and the ReportSettings of vlmrec.report.aggregate (one param each).
+REPORT_ORDER = dict(datasets=DATASETS, models=MODELS, features=table_features(config))
+REPORT_SETTINGS = {
+    "metrics": REPORT["metrics"],
+    "k": REPORT["k"],
+    "baseline_feature": REPORT["baseline_feature"],
+    "alpha": REPORT["alpha"],
+    "bootstrap_samples": REPORT["bootstrap_samples"],
+    "seed": config["seed"],
+}
 
 
-def report_cell_files(name, dataset=None):
-    """`name` (metrics.json, curve.csv, ...) in every cell directory, optionally of one dataset."""
+def report_cell_files(role, dataset=None):
+    """One file of every cell (role: metrics, per_user, curve, ...), optionally of one dataset."""
     return [
-        f"{cell_dir(*cell)}/{name}"
-        for cell in cells()
+        LAYOUT.cell_file(*cell, role)
+        for cell in CELLS
         if dataset is None or cell[0] == dataset
     ]
 
 
 def report_manifests(dataset):
     """Feature manifests of the strategies some model of the table is trained on."""
-    if not any(config["models"][model]["features"] for model in MODELS):
-        return []
+    strategies = {f for d, _m, f in CELLS if d == dataset and f != NO_FEATURE}
     return [
-        f"{RESULTS}/{dataset}/features/{strategy}/manifest.json"
+        f"{LAYOUT.feature_dir(dataset, strategy)}/manifest.json"
         for strategy in STRATEGIES
-        if strategy_applies_to(dataset, strategy)
+        if strategy in strategies
     ]
 
 
 def report_plot_files(dataset):
     return [
-        f"{RESULTS}/plots/{dataset}/{kind}.{ext}"
-        for kind in REPORT_PLOT_KINDS
-        for ext in ("png", "svg")
+        LAYOUT.plot_file(dataset, kind, fmt)
+        for kind in PLOT_KINDS
+        for fmt in PLOT_FORMATS
     ]
 
 
@@ -41,8 +48,8 @@ def report_finished_cells():
     param, so `snakemake partial_table` reruns exactly when the partial table would change.
     """
     finished = []
-    for cell in cells():
-        path = Path(cell_dir(*cell)) / "metrics.json"
+    for cell in CELLS:
+        path = Path(LAYOUT.cell_file(*cell, "metrics"))
         if path.exists():
             finished.append([str(path), path.stat().st_mtime_ns])
     return finished
@@ -51,17 +58,14 @@ def report_finished_cells():
 def report_missing_cells():
     return [
         list(cell)
-        for cell in cells()
-        if not Path(f"{cell_dir(*cell)}/metrics.json").exists()
+        for cell in CELLS
+        if not Path(LAYOUT.cell_file(*cell, "metrics")).exists()
     ]
 
 
 def report_targets():
     """What `rule all` needs from the report stage."""
-    targets = [f"{RESULTS}/table.{ext}" for ext in ("csv", "md", "tex", "html")] + [
-        f"{RESULTS}/significance.csv",
-        f"{RESULTS}/paper_comparison.md",
-    ]
+    targets = [*LAYOUT.table_files().values(), LAYOUT.paper_comparison()]
     for dataset in DATASETS:
         targets += report_plot_files(dataset)
     return targets

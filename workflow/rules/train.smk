@@ -2,14 +2,15 @@
 # models. training.grid_jobs picks the job layout:
 #   separate: one train_point job per grid point (a cluster runs them in parallel), then select_cell;
 #   single:   train_cell runs the whole grid in one job (cheap on a laptop).
-# Both write the same cell outputs (docs/ARCHITECTURE.md). Model parameters, the grid and the
-# training settings arrive as params, so editing a FREEDOM value reruns only FREEDOM cells.
+# Both write the same cell outputs (docs/ARCHITECTURE.md), through one script (scripts/train.py).
+# Model parameters, the grid and the training settings arrive as params, so editing a FREEDOM
+# value reruns only FREEDOM cells.
 
 
 include: "train_common.smk"
 
 
-if config["training"].get("grid_jobs", "separate") == "separate":
+if config["training"]["grid_jobs"] == "separate":
 
     localrules:
         select_cell,
@@ -18,11 +19,11 @@ if config["training"].get("grid_jobs", "separate") == "separate":
         input:
             unpack(train_inputs),
         output:
-            **point_outputs(
-                f"{RESULTS}/{{dataset}}/runs/{{model}}/{{feature}}/points/{{point}}"
-            ),
+            **POINT_OUTPUTS,
         log:
-            "logs/train_point/{dataset}/{model}/{feature}/{point}.log",
+            job_log("train_point", f"{CELL_JOB}/{{point}}"),
+        benchmark:
+            job_benchmark("train_point", f"{CELL_JOB}/{{point}}")
         wildcard_constraints:
             **TRAIN_CONSTRAINTS,
         conda:
@@ -35,7 +36,7 @@ if config["training"].get("grid_jobs", "separate") == "separate":
             point=lambda w: point_by_name(model_grid(w.model), w.point),
             training=POINT_SETTINGS,
         script:
-            "../scripts/train_point.py"
+            "../scripts/train.py"
 
     rule select_cell:
         input:
@@ -43,7 +44,9 @@ if config["training"].get("grid_jobs", "separate") == "separate":
         output:
             **CELL_OUTPUTS,
         log:
-            "logs/select_cell/{dataset}/{model}/{feature}.log",
+            job_log("select_cell", CELL_JOB),
+        benchmark:
+            job_benchmark("select_cell", CELL_JOB)
         wildcard_constraints:
             **TRAIN_CONSTRAINTS,
         conda:
@@ -55,7 +58,7 @@ if config["training"].get("grid_jobs", "separate") == "separate":
             select_on=config["training"]["select_on"],
             valid_metric=config["training"]["valid_metric"],
         script:
-            "../scripts/train_select.py"
+            "../scripts/train.py"
 
 else:
 
@@ -65,7 +68,9 @@ else:
         output:
             **CELL_OUTPUTS,
         log:
-            "logs/train_cell/{dataset}/{model}/{feature}.log",
+            job_log("train_cell", CELL_JOB),
+        benchmark:
+            job_benchmark("train_cell", CELL_JOB)
         wildcard_constraints:
             **TRAIN_CONSTRAINTS,
         conda:
@@ -78,4 +83,4 @@ else:
             grid=lambda w: model_grid(w.model),
             training=TRAIN_SETTINGS,
         script:
-            "../scripts/train_cell.py"
+            "../scripts/train.py"

@@ -1,35 +1,25 @@
 """Rule build_dataset: split, dense ids, item text and stats (the data stage's contract)."""
 
-from vlmrec.data.build import BuildOptions, DatasetOutputs, build_dataset, build_mmrec_dataset
-from vlmrec.utils.logs import setup_logging
+from vlmrec.utils.logs import snakemake_job
 
-setup_logging(snakemake.log[0])
-params = snakemake.params
-options = BuildOptions(
-    k_core=params.k_core,
-    text_template=params.text_template,
-    category_level=params.category_level,
-    split_method=params.split_method,
-    split_seed=params.split_seed,
-    missing_policy=params.missing_policy,
-    source=params.source,
-    expected_stats=dict(params.expected_stats),
-)
-outputs = DatasetOutputs(
-    snakemake.output.interactions,
-    snakemake.output.items_table,
-    snakemake.output.stats,
-    snakemake.output.user_map,
-    snakemake.output.item_map,
-)
-if params.source == "mmrec":
-    build_mmrec_dataset(params.path, params.inter_file, outputs, options, snakemake.wildcards.dataset)
-else:
-    build_dataset(
-        snakemake.input.interactions,
-        snakemake.input.items_meta,
-        snakemake.input.manifest,
-        outputs,
-        options,
-        snakemake.wildcards.dataset,
+with snakemake_job(snakemake):
+    from vlmrec.data.build import BuildOptions, DatasetOutputs, build_dataset, build_mmrec_dataset
+
+    params, inputs, output = snakemake.params, snakemake.input, snakemake.output
+    options = BuildOptions(**params.options)
+    outputs = DatasetOutputs(
+        output.interactions, output.items_table, output.stats, output.user_map, output.item_map
     )
+    dataset = snakemake.wildcards.dataset
+    if params.mmrec is not None:
+        build_mmrec_dataset(
+            params.mmrec["path"],
+            params.mmrec["inter_file"],
+            outputs,
+            options,
+            dataset,
+            items_meta_path=inputs.get("items_meta"),
+            manifest_path=inputs.get("manifest"),
+        )
+    else:
+        build_dataset(inputs.interactions, inputs.items_meta, inputs.manifest, outputs, options, dataset)

@@ -2,14 +2,15 @@
 
 from pathlib import Path
 
-from vlmrec.data.demo import generate_demo
-from vlmrec.utils.logs import setup_logging
+from vlmrec.utils.logs import snakemake_job
 
-setup_logging(snakemake.log[0])
-generate_demo(
-    Path(snakemake.output.ratings).parent,
-    snakemake.params.category,
-    snakemake.params.n_users,
-    snakemake.params.n_items,
-    snakemake.params.seed,
-)
+with snakemake_job(snakemake):
+    from vlmrec.data.demo import generate_demo
+
+    generate_demo(
+        Path(snakemake.output.ratings).parent,
+        snakemake.params.category,
+        snakemake.params.n_users,
+        snakemake.params.n_items,
+        snakemake.params.seed,
+    )

@@ -1,35 +1,22 @@
-"""Snakemake adapter: rules `aggregate` and `partial_table` -> vlmrec.report.aggregate."""
+"""Rules `aggregate` (every cell is an input) and `partial_table` (the finished cells come as a
+param, so it never waits for a cell) -> vlmrec.report.aggregate."""
 
 from pathlib import Path
 
-from vlmrec.report.aggregate import AggregateOutputs, ReportSettings, aggregate
-from vlmrec.report.table import TableOrder
-from vlmrec.utils.logs import setup_logging
+from vlmrec.utils.logs import snakemake_job
 
-setup_logging(snakemake.log[0])
-params = snakemake.params
-output = snakemake.output
-if hasattr(params, "finished"):  # partial_table: no file inputs, the finished cells come as params
-    metrics_paths = [path for path, _mtime in params.finished]
-else:
-    metrics_paths = list(snakemake.input.metrics)
-aggregate(
-    metrics_paths=metrics_paths,
-    outputs=AggregateOutputs(
-        csv=Path(output.csv),
-        md=Path(output.md),
-        tex=Path(output.tex),
-        html=Path(output.html),
-        significance=Path(output.significance),
-    ),
-    settings=ReportSettings(
-        metrics=params.metrics,
-        k=params.k,
-        baseline_feature=params.baseline,
-        alpha=params.alpha,
-        bootstrap_samples=params.bootstrap_samples,
-        seed=params.seed,
-    ),
-    order=TableOrder(datasets=params.datasets, models=params.models, features=params.features),
-    missing=[tuple(cell) for cell in params.missing],
-)
+with snakemake_job(snakemake):
+    from vlmrec.report.aggregate import AggregateOutputs, ReportSettings, aggregate
+    from vlmrec.report.table import TableOrder
+
+    params = snakemake.params
+    partial = snakemake.rule == "partial_table"
+    aggregate(
+        metrics_paths=[path for path, _mtime in params.finished]
+        if partial
+        else list(snakemake.input.metrics),
+        outputs=AggregateOutputs(**{name: Path(path) for name, path in snakemake.output.items()}),
+        settings=ReportSettings(**params.settings),
+        order=TableOrder(**params.order),
+        missing=[tuple(cell) for cell in params.missing] if partial else [],
+    )

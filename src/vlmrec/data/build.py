@@ -21,6 +21,7 @@ import pandas as pd
 from vlmrec.data import images as img
 from vlmrec.data.kcore import kcore_mask
 from vlmrec.data.sources import (
+    DEFAULT_ITEM_MAPPING,
     RatingCodes,
     clean_mask,
     decode_rows,
@@ -31,7 +32,7 @@ from vlmrec.data.sources import (
 )
 from vlmrec.data.split import SPLIT_NAMES, split_labels
 from vlmrec.data.text import check_template, item_text_columns
-from vlmrec.utils.io import atomic_path, write_json, write_parquet
+from vlmrec.utils.io import atomic_path, write_csv, write_json, write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class BuildOptions:
     missing_policy: str = "mean"
     source: str = "amazon2014"
     expected_stats: dict[str, int] = field(default_factory=dict)
+    item_mapping_file: str = DEFAULT_ITEM_MAPPING
 
 
 @dataclass(frozen=True)
@@ -192,8 +194,7 @@ def _write_outputs(
     write_parquet(outputs.interactions, interactions)
     write_parquet(outputs.items, items)
     for frame, path in ((user_map, outputs.user_map), (item_map, outputs.item_map)):
-        with atomic_path(path) as tmp:
-            frame.to_csv(tmp, index=False)
+        write_csv(path, frame)
     write_json(outputs.stats, stats)
 
 
@@ -277,17 +278,71 @@ def build_dataset(
     return stats
 
 
+def join_mmrec_meta(
+    folder: str | Path,
+    meta_path: str | Path,
+    out_items_meta: str | Path,
+    mapping_file: str = DEFAULT_ITEM_MAPPING,
+    max_missing_fraction: float = 0.01,
+    max_bad_meta_fraction: float = 0.01,
+) -> pd.DataFrame:
+    """MMRec's item ids joined with the Amazon 2014 metadata by asin (through `i_id_mapping.csv`).
+
+    Writes the same `items_meta.parquet` as `filter_interactions` (one row per release item, in
+    itemID order, plus `item_id`), so the image fetcher and `build_dataset` treat an mmrec release
+    like the raw data while its split and ids stay MMRec's. An item the metadata lacks keeps an empty
+    title and category (MMRec's NaN -> " ") and no image URL (its image features follow the
+    strategy's missing policy); more than `max_missing_fraction` of such items fails, naming counts.
+    """
+    folder = Path(folder)
+    mapping_path = folder / mapping_file
+    mapping = read_mmrec_mapping(mapping_path, "itemID")
+    if mapping is None:
+        raise FileNotFoundError(
+            f"mmrec source: {mapping_path} not found; it maps asin -> itemID and is needed to join "
+            "the metadata (datasets.<name>.item_mapping_file names another file)"
+        )
+    if mapping["dense"].duplicated().any() or (mapping["dense"] < 0).any():
+        raise ValueError(f"{mapping_path}: itemIDs must be unique and >= 0")
+    mapping = mapping.sort_values("dense").reset_index(drop=True)
+    meta = read_meta(meta_path, "amazon2014", set(mapping["original"]), max_bad_meta_fraction)
+    items = mapping.rename(columns={"original": "asin", "dense": "item_id"})
+    items = items.merge(meta, on="asin", how="left")
+    items["has_meta"] = items["asin"].isin(meta["asin"])
+    lacking = items.loc[~items["has_meta"], "asin"]
+    fraction = len(lacking) / max(len(items), 1)
+    log.info(
+        "%s: %d of %d release items found in %s (%d without a record)",
+        mapping_path, len(items) - len(lacking), len(items), meta_path, len(lacking),
+    )  # fmt: skip
+    if fraction > max_missing_fraction:
+        raise ValueError(
+            f"{meta_path}: {len(lacking)} of {len(items)} items of {mapping_path} ({fraction:.1%}) have no "
+            f"meta record (first: {', '.join(lacking.head(5))}), more than "
+            f"max_missing_meta_fraction={max_missing_fraction}; is it the metadata of the release's category?"
+        )
+    items = items[["item_id", *META_COLUMNS, "has_meta"]]
+    write_parquet(out_items_meta, items)
+    return items
+
+
 def build_mmrec_dataset(
     folder: str | Path,
     inter_file: str,
     outputs: DatasetOutputs,
     options: BuildOptions,
     dataset: str = "dataset",
+    items_meta_path: str | Path | None = None,
+    manifest_path: str | Path | None = None,
 ) -> dict[str, Any]:
-    """An MMRec folder, already filtered and split, -> the data contract's files (ids kept)."""
+    """An MMRec folder, already filtered and split, -> the data contract's files (ids kept).
+
+    With `items_meta_path` (from `join_mmrec_meta`) the items get the metadata's text, and with
+    `manifest_path` the fetched images; without, they have neither (only `provided` features apply).
+    """
     folder = Path(folder)
     interactions = read_mmrec_inter(folder / inter_file)
-    item_mapping = read_mmrec_mapping(folder / "i_id_mapping.csv", "itemID")
+    item_mapping = read_mmrec_mapping(folder / options.item_mapping_file, "itemID")
     user_mapping = read_mmrec_mapping(folder / "u_id_mapping.csv", "userID")
     n_users = int(interactions["user_id"].max()) + 1
     n_items = int(interactions["item_id"].max()) + 1
@@ -300,12 +355,22 @@ def build_mmrec_dataset(
     if user_mapping is not None:
         valid = user_mapping["dense"] < n_users
         user_ids[user_mapping.loc[valid, "dense"].to_numpy()] = user_mapping.loc[valid, "original"].to_numpy()
-    empty_meta = pd.DataFrame(
-        {"asin": asins, "title": None, "brand": "", "description": "", "categories": None}
-    )
-    items = _items_frame(asins, empty_meta, None, None, options)
+    if items_meta_path is not None:
+        meta = pd.read_parquet(items_meta_path).drop(columns="item_id", errors="ignore")
+    else:
+        empty = {"title": None, "brand": "", "description": "", "categories": None, "has_meta": False}
+        meta = pd.DataFrame({"asin": asins, **empty})
+    manifest = pd.read_parquet(manifest_path) if manifest_path else None
+    image_dir = Path(manifest_path).parent if manifest_path else None
+    items = _items_frame(asins, meta, manifest, image_dir, options)
     stats = _stats(interactions, n_users, n_items, "mmrec")
-    stats.update(missing_images=n_items, missing_policy=options.missing_policy, split_method="provided")
+    stats.update(
+        missing_images=int((items["image_status"] != img.OK).sum()),
+        # The split is the release's: an item without an image is never dropped, always mean-filled.
+        missing_policy="mean",
+        split_method="provided",
+        items_without_meta=n_items - int(pd.Index(asins).isin(meta.loc[meta["has_meta"], "asin"]).sum()),
+    )
     stats["expected_stats_match"] = compare_expected(stats, options.expected_stats, dataset)
     user_map = pd.DataFrame({"original_id": user_ids, "user_id": np.arange(n_users, dtype=np.int64)})
     item_map = pd.DataFrame({"asin": asins, "item_id": np.arange(n_items, dtype=np.int64)})

@@ -8,21 +8,40 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vlmrec.config import schema_default, schema_entry
+from vlmrec.layout import mmrec_inter_file
 from vlmrec.utils.logs import setup_logging
+
+# Flags named after config keys take their defaults from config/schema.yaml (written once there).
+DOWNLOAD_KEYS = ("retries", "backoff_seconds", "timeout_seconds", "chunk_bytes")
+BUILD_KEYS = {  # BuildOptions field -> (config section, key)
+    "k_core": ("preprocess", "k_core"),
+    "text_template": ("preprocess", "text_template"),
+    "category_level": ("preprocess", "category_level"),
+    "split_method": ("split", "method"),
+    "split_seed": ("split", "seed"),
+    "missing_policy": ("images", "missing_policy"),
+}
+
+
+def _flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup, dest: str, *keys: str, **kw) -> None:  # noqa: ANN003
+    """--<dest> with the schema's default of config key `keys` and its type."""
+    entry, default = schema_entry(*keys), schema_default(*keys)
+    kind = float if entry.get("type") == "number" else type(default)
+    flag = f"--{dest.replace('_', '-')}"
+    parser.add_argument(flag, dest=dest, type=kind, default=default, choices=entry.get("enum"), **kw)
 
 
 def _download_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("download (config `download:`)")
-    group.add_argument("--retries", type=int, default=5, help="retries on timeouts, 429 and 5xx")
-    group.add_argument("--backoff-seconds", type=float, default=2.0, help="first backoff; doubles per retry")
-    group.add_argument("--timeout-seconds", type=float, default=60.0)
-    group.add_argument("--chunk-bytes", type=int, default=1 << 20)
+    for key in DOWNLOAD_KEYS:
+        _flag(group, key, "download", key)
 
 
 def _to_download_options(args: argparse.Namespace):  # noqa: ANN202
     from vlmrec.data.download import DownloadOptions
 
-    return DownloadOptions(args.retries, args.backoff_seconds, args.timeout_seconds, args.chunk_bytes)
+    return DownloadOptions.from_mapping({key: getattr(args, key) for key in DOWNLOAD_KEYS})
 
 
 def _log(args: argparse.Namespace) -> None:
@@ -89,21 +108,15 @@ def _build(args: argparse.Namespace) -> int:
         if value is not None
     }
     options = BuildOptions(
-        k_core=args.k_core,
-        text_template=args.text_template,
-        category_level=args.category_level,
-        split_method=args.split_method,
-        split_seed=args.split_seed,
-        missing_policy=args.missing_policy,
-        source=args.source,
-        expected_stats=expected,
+        **{field: getattr(args, field) for field in BUILD_KEYS}, source=args.source, expected_stats=expected
     )
     outputs = DatasetOutputs.in_dir(args.out_dir)
     name = args.dataset or Path(args.out_dir).name
     if args.source == "mmrec":
         if not args.path:
             raise ValueError("--path (config `datasets.<name>.path`) is required for the mmrec source")
-        build_mmrec_dataset(args.path, args.inter_file or f"{name}.inter", outputs, options, name)
+        inter_file = mmrec_inter_file(name, {"inter_file": args.inter_file})
+        build_mmrec_dataset(args.path, inter_file, outputs, options, name)
     else:
         if not args.interim or not args.items_meta:
             raise ValueError("--interim and --items-meta (outputs of `filter`) are required")
@@ -133,20 +146,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--ratings", required=True)
     p.add_argument("--meta", required=True)
     p.add_argument("--source", choices=["amazon2014", "amazon2018"], default="amazon2014")
-    p.add_argument("--k-core", type=int, default=5)
+    _flag(p, "k_core", "preprocess", "k_core")
     p.add_argument("--out-interactions", required=True, help="interim k-core rows (parquet)")
     p.add_argument("--out-items-meta", required=True, help="candidate items' meta (parquet)")
-    p.add_argument("--max-bad-meta-fraction", type=float, default=0.01)
+    _flag(p, "max_bad_meta_fraction", "preprocess", "max_bad_meta_fraction")
     p.add_argument("--log")
     p.set_defaults(func=_filter)
 
     p = subparsers.add_parser("download-images", help="fetch, verify and normalise product images")
     p.add_argument("--items-meta", required=True, help="output of `filter` (asin, image_url)")
     p.add_argument("--manifest", required=True, help="manifest.parquet; images go next to it")
-    p.add_argument("--workers", type=int, default=16)
-    p.add_argument("--per-host-concurrency", type=int, default=4)
-    p.add_argument("--max-pixels", type=int, default=89_478_485)
-    p.add_argument("--max-missing-fraction", type=float, default=0.2)
+    for key in ("workers", "per_host_concurrency", "max_pixels", "max_missing_fraction"):
+        _flag(p, key, "images", key)
     _download_options(p)
     p.add_argument("--log")
     p.set_defaults(func=_images)
@@ -160,16 +171,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--manifest", help="image manifest from `download-images` (optional)")
     p.add_argument("--path", help="mmrec source: folder with <name>.inter")
     p.add_argument("--inter-file", help="mmrec source: file name (default <dataset>.inter)")
-    p.add_argument("--k-core", type=int, default=5)
-    p.add_argument("--text-template", default="{title}, category: {category}")
-    p.add_argument("--category-level", choices=["first", "last"], default="last")
-    p.add_argument(
-        "--split-method",
-        choices=["per_user_random", "per_user_temporal", "global_temporal"],
-        default="per_user_random",
-    )
-    p.add_argument("--split-seed", type=int, default=999)
-    p.add_argument("--missing-policy", choices=["mean", "drop"], default="mean")
+    for field, keys in BUILD_KEYS.items():
+        _flag(p, field, *keys)
     p.add_argument("--expected-users", type=int)
     p.add_argument("--expected-items", type=int)
     p.add_argument("--expected-interactions", type=int)

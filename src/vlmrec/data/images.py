@@ -28,7 +28,7 @@ import requests
 from PIL import Image
 
 from vlmrec.data.download import DownloadOptions, HTTPStatusError, fetch_bytes
-from vlmrec.utils.io import atomic_path, write_parquet
+from vlmrec.utils.io import atomic_path, write_csv, write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -244,8 +244,7 @@ def download_images(
     except RuntimeError:
         # Keep the evidence where Snakemake does not delete it (it removes a failed job's outputs).
         failed = manifest_path.with_name("manifest.failed.csv")
-        with atomic_path(failed) as tmp:
-            manifest.to_csv(tmp, index=False)
+        write_csv(failed, manifest)
         log.error("per-image outcomes of this failed run: %s", failed)
         raise
     write_parquet(manifest_path, manifest)

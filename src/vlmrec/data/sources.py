@@ -19,7 +19,7 @@ import html
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,6 @@ import pyarrow.csv as pacsv
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("amazon2014", "amazon2018", "mmrec")
 RATINGS_COLUMNS = {
     "amazon2014": ["user", "item", "rating", "timestamp"],
     "amazon2018": ["item", "user", "rating", "timestamp"],
@@ -179,14 +178,7 @@ def _normalise_2014(record: dict[str, Any]) -> dict[str, Any]:
     categories = record.get("categories") or []
     if categories and not isinstance(categories[0], list | tuple):
         categories = [categories]
-    return {
-        "asin": str(record["asin"]),
-        "title": clean_text(record.get("title")) or None,
-        "brand": clean_text(record.get("brand")),
-        "description": clean_text(record.get("description")),
-        "categories": [[clean_text(c) for c in path] for path in categories],
-        "image_url": (record.get("imUrl") or None),
-    }
+    return _meta_row(record, categories, record.get("imUrl") or None)
 
 
 def _normalise_2018(record: dict[str, Any]) -> dict[str, Any]:
@@ -196,13 +188,18 @@ def _normalise_2018(record: dict[str, Any]) -> dict[str, Any]:
     urls = record.get("imageURLHighRes") or record.get("imageURL") or []
     if isinstance(urls, str):
         urls = [urls]
+    return _meta_row(record, [category] if category else [], urls[0] if urls else None)
+
+
+def _meta_row(record: dict[str, Any], categories: list[list[str]], image_url: str | None) -> dict[str, Any]:
+    """One metadata row of either release: its text fields and category paths cleaned."""
     return {
         "asin": str(record["asin"]),
         "title": clean_text(record.get("title")) or None,
         "brand": clean_text(record.get("brand")),
         "description": clean_text(record.get("description")),
-        "categories": [[clean_text(c) for c in category]] if category else [],
-        "image_url": urls[0] if urls else None,
+        "categories": [[clean_text(c) for c in path] for path in categories],
+        "image_url": image_url,
     }
 
 
@@ -329,3 +326,36 @@ def read_mmrec_mapping(path: str | Path, id_column: str) -> pd.DataFrame | None:
         raise ValueError(f"{path}: expected two tab-separated columns with {id_column!r} in the header")
     original = [c for c in frame.columns if c != id_column][0]
     return pd.DataFrame({"original": frame[original].astype(str), "dense": frame[id_column].astype(np.int64)})
+
+
+# ------------------------------------------------------------------------------------ dataset content
+# Raw files an `mmrec` folder may carry (the `provided` feature set) and the 2014 CNN features.
+PROVIDED_FEATURE_FILES = ("image_feat.npy", "text_feat.npy")
+IMAGE_FEATURES_FILE = "image_features.b"
+DEFAULT_ITEM_MAPPING = "i_id_mapping.csv"
+
+
+def dataset_content(dataset_config: Mapping[str, Any]) -> dict[str, Any]:
+    """What item content a configured dataset will have, decided from its config alone (torch-free,
+    for plan-time validation): ``{"text": bool, "images": bool, "raw": [file names]}``.
+
+    - amazon2014 / amazon2018 (and the demo): titles and categories from the metadata, images from
+      its URLs; ``raw`` lists ``image_features.b`` when ``image_features_url`` is set.
+    - mmrec: text and images only when ``meta_url`` names the Amazon 2014 metadata to join by asin
+      (``images: false`` skips the images); ``raw`` lists the release's ``image_feat.npy`` /
+      ``text_feat.npy`` that exist in ``path`` (the `provided` strategy) and ``image_features.b``.
+    """
+    source = dataset_config.get("source")
+    raw: list[str] = []
+    if source == "mmrec":
+        has_meta = bool(dataset_config.get("meta_url"))
+        text, images = has_meta, has_meta and bool(dataset_config.get("images", True))
+        folder = Path(str(dataset_config.get("path", "")))
+        raw += [name for name in PROVIDED_FEATURE_FILES if (folder / name).is_file()]
+    elif source in RATINGS_COLUMNS:
+        text = images = True
+    else:
+        raise ValueError(f"datasets.*.source {source!r} is not one of amazon2014, amazon2018, mmrec")
+    if dataset_config.get("image_features_url"):
+        raw.append(IMAGE_FEATURES_FILE)
+    return {"text": text, "images": images, "raw": raw}

@@ -94,3 +94,39 @@ def split_labels(
     if method == "global_temporal":
         return global_temporal(timestamps)
     raise ValueError(f"split.method: unknown method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+# ----------------------------------------------------------------------------------------- cold start
+def cold_item_split(
+    items: np.ndarray, labels: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The cold-start protocol (``split.cold_items``): hold a seeded share of items out of training.
+
+    ``round(fraction * n)`` of the items that occur in ``items`` are drawn with ``seed``; half of them
+    (rounded down) become *validation-cold* items, the rest *test-cold* items, and **all** rows of a
+    validation-cold (test-cold) item go to valid (test). Every other row keeps its label in
+    ``labels``, so the warm items' split is the normal one. No cold item has a training row, so only
+    content (an item-item graph over features) can place it; validation and test use disjoint
+    item sets, so early stopping never sees a test item.
+
+    Returns (new labels 0/1/2, cold flag per distinct item id 0..max(items): 0 warm, 1 valid-cold,
+    2 test-cold).
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"split.cold_items: must be a fraction in [0, 1), got {fraction}")
+    items = np.asarray(items, dtype=np.int64)
+    labels = np.asarray(labels, dtype=np.int8).copy()
+    n_ids = int(items.max()) + 1 if len(items) else 0
+    present = np.unique(items)
+    n_cold = int(round(fraction * len(present)))
+    flags = np.zeros(n_ids, dtype=np.int8)
+    if n_cold == 0:
+        return labels, flags
+    cold = np.random.default_rng(seed).permutation(present)[:n_cold]
+    n_valid = n_cold // 2
+    flags[cold[:n_valid]] = VALID
+    flags[cold[n_valid:]] = TEST
+    row_flags = flags[items]
+    labels[row_flags == VALID] = VALID
+    labels[row_flags == TEST] = TEST
+    return labels, flags

@@ -95,6 +95,8 @@ class SplitResult:
 
     users: np.ndarray
     per_user: dict[str, np.ndarray] = field(default_factory=dict)
+    # int64 [n_users, max k]: each user's ranked top items (row = users[row]); the slices need them.
+    top_items: np.ndarray | None = None
 
     def mean(self) -> dict[str, float]:
         return {key: float(values.mean()) if len(values) else 0.0 for key, values in self.per_user.items()}
@@ -134,6 +136,7 @@ class RankingEvaluator:
         batch_size: int = 4096,
         mask_valid_at_test: bool = False,
         device: torch.device | str = "cpu",
+        excluded_items: np.ndarray | None = None,
     ) -> None:
         if max(topk) > n_items:
             raise ValueError(f"training.topk: k={max(topk)} exceeds the {n_items} items")
@@ -147,6 +150,10 @@ class RankingEvaluator:
             for name, (u, i) in targets.items()
         }
         self.train_mask = self._pairs_in_union(*train)
+        # Items never ranked for anyone (the cold-start protocol ranks the cold items alone).
+        self.excluded_items = None
+        if excluded_items is not None and np.asarray(excluded_items).any():
+            self.excluded_items = torch.as_tensor(np.flatnonzero(excluded_items), device=self.device)
         self.test_extra_mask = None
         if mask_valid_at_test and "valid" in targets and "test" in targets:
             self.test_extra_mask = self._pairs_in_union(*targets["valid"])
@@ -161,6 +168,7 @@ class RankingEvaluator:
     def evaluate(self, score_fn: Callable[[torch.Tensor], torch.Tensor]) -> dict[str, SplitResult]:
         """Rank all items for every evaluated user with ``score_fn(user_ids) -> [n, n_items]``."""
         hits: dict[str, list[torch.Tensor]] = {name: [] for name in self.splits}
+        tops: dict[str, list[torch.Tensor]] = {name: [] for name in self.splits}
         k_max = self.topk[-1]
         for start in range(0, len(self.union), self.batch_size):
             stop = min(start + self.batch_size, len(self.union))
@@ -168,6 +176,8 @@ class RankingEvaluator:
             scores = score_fn(users).to(torch.float32)
             rows, cols = self.train_mask.slice(start, stop)
             scores[rows.to(self.device), cols.to(self.device)] = float("-inf")
+            if self.excluded_items is not None:
+                scores[:, self.excluded_items] = float("-inf")
             top = torch.topk(scores, k_max, dim=1).indices.cpu()
             for name, split in self.splits.items():
                 lo, hi = split.rows_in(start, stop)
@@ -177,11 +187,13 @@ class RankingEvaluator:
                 else:
                     top_split = top[local]
                 hits[name].append(self._hits(split, lo, hi, top_split))
+                tops[name].append(top_split)
         results = {}
         for name, split in self.splits.items():
             hit_matrix = torch.cat(hits[name]) if hits[name] else torch.zeros(0, k_max, dtype=torch.bool)
             per_user = metrics_from_hits(hit_matrix, split.pos_len, self.topk)
-            results[name] = SplitResult(users=split.users, per_user=per_user)
+            top_items = torch.cat(tops[name]).numpy() if tops[name] else np.zeros((0, k_max), np.int64)
+            results[name] = SplitResult(users=split.users, per_user=per_user, top_items=top_items)
         return results
 
     def _topk_with_extra_mask(

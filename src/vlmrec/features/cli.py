@@ -15,13 +15,13 @@ from vlmrec.utils.logs import setup_logging
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     tiny = subparsers.add_parser("build-tiny-models", help="build the tiny offline stand-in models")
-    tiny.add_argument("--out-dir", default="resources/models", help="folder for the four model dirs")
+    tiny.add_argument("--out-dir", default="resources/models", help="folder for the tiny model dirs")
     tiny.add_argument("--seed", type=int, default=999)
     tiny.add_argument("--log", default=None, help="log file (default: stderr only)")
     tiny.set_defaults(func=_build_tiny_models)
 
     for name, helptext in (
-        ("extract", "build one encoded feature set (visual, textual, prompt1, prompt2, original, ...)"),
+        ("extract", "build one encoded feature set (visual, prompt2, original, declared ones, ...)"),
         ("combine", "build one feature set from others (dual, dual_concat) without encoding"),
     ):
         sub = subparsers.add_parser(name, help=helptext)
@@ -57,10 +57,11 @@ def _build_tiny_models(args: argparse.Namespace) -> int:
 def _extract(args: argparse.Namespace) -> int:
     setup_logging(args.log)
     from vlmrec.config import load_config
-    from vlmrec.features.registry import build_feature_set, get_spec, strategy_params
+    from vlmrec.features.registry import build_feature_set
+    from vlmrec.features.specs import strategy_params, strategy_spec
 
     config = load_config(args.config)
-    spec = get_spec(args.strategy)
+    spec = strategy_spec(args.strategy, config["features"])
     if spec.encodes != args.encodes:
         command = "extract" if spec.encodes else "combine"
         raise ValueError(f"strategy {args.strategy!r} is built with `{command}`")

@@ -1,7 +1,8 @@
-"""Writing a feature set: modality matrices + manifest.json (docs/ARCHITECTURE.md, "Feature stage").
+"""Feature-set I/O: the items table in, modality matrices + manifest.json out and back.
 
-The manifest is written last, so a directory with a manifest is a finished feature set. Every
-matrix is checked before anything is written: float32, `n_items` rows, all finite.
+(docs/ARCHITECTURE.md, "Feature stage".) The manifest is written last, so a directory with a
+manifest is a finished feature set. Every matrix is checked before anything is written: float32,
+`n_items` rows, all finite. Readers (training, report) use `load_feature_set`.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vlmrec.features.specs import MANIFEST_NAME
 from vlmrec.utils.io import content_hash, read_json, save_npy, write_json
 
 if TYPE_CHECKING:
-    from vlmrec.features.registry import StrategySpec
+    import pandas as pd
 
-MANIFEST_NAME = "manifest.json"
+    from vlmrec.features.specs import StrategySpec
+
+__all__ = ["MANIFEST_NAME", "load_feature_set", "read_items", "read_manifest", "write_feature_set"]
 # Bump when the meaning of stored vectors changes without any parameter changing.
 FORMAT_VERSION = 1
 # Parameters that change neither the vectors nor their order (batching, decoding workers).
@@ -130,3 +134,33 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
     if "modalities" not in manifest:
         raise ValueError(f"{path}: no 'modalities' key")
     return manifest
+
+
+def load_feature_set(directory: str | Path) -> dict[str, np.ndarray]:
+    """Modality name -> float32 matrix of a feature-set directory (as listed in its manifest)."""
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    arrays = {}
+    for modality, entry in manifest["modalities"].items():
+        path = directory / entry["file"]
+        if not path.exists():
+            raise FileNotFoundError(f"{path} listed in {directory / MANIFEST_NAME} is missing")
+        arrays[modality] = np.load(path).astype(np.float32, copy=False)
+    return arrays
+
+
+def read_items(items_path: str | Path) -> pd.DataFrame:
+    """Read items.parquet and check the contract: row i is item i."""
+    import pandas as pd
+
+    items_path = Path(items_path)
+    if not items_path.exists():
+        raise FileNotFoundError(f"items table not found: {items_path}")
+    items = pd.read_parquet(items_path)
+    for column in ("item_id", "text", "image_path"):
+        if column not in items.columns:
+            raise ValueError(f"{items_path}: column {column!r} missing (see docs/ARCHITECTURE.md)")
+    expected = np.arange(len(items))
+    if not np.array_equal(items["item_id"].to_numpy(), expected):
+        raise ValueError(f"{items_path}: item_id must be 0..n_items-1 in row order")
+    return items

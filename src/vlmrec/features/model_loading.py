@@ -12,9 +12,13 @@ import importlib
 import importlib.util
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -159,3 +163,101 @@ def library_versions() -> dict[str, str]:
         except Exception:  # an optional package: leave it out
             continue
     return out
+
+
+def read_model_json(model_path: str, name: str, revision: str | None = None) -> Any | None:
+    """A JSON file of a model (local dir or hub cache/hub); None when it has none."""
+    local = Path(model_path)
+    if local.is_dir():
+        file = local / name
+        return json.loads(file.read_text()) if file.is_file() else None
+    try:
+        from huggingface_hub import hf_hub_download
+
+        return json.loads(Path(hf_hub_download(model_path, name, revision=revision)).read_text())
+    except Exception as err:  # no such file, or offline without a cache: the caller decides
+        log.debug("no %s for %s: %s", name, model_path, err)
+        return None
+
+
+def refuse_remote_code(
+    model_path: str, revision: str | None = None, *, key: str = "features.encoders"
+) -> None:
+    """vlmrec never runs code downloaded with a model (`trust_remote_code` stays off): a model
+    whose config maps its classes to files of its own repository (`auto_map`) or whose
+    sentence-transformers modules are not the library's is refused with a message saying so."""
+    config = read_model_json(model_path, "config.json", revision) or {}
+    modules = read_model_json(model_path, "modules.json", revision) or []
+    foreign = [
+        m.get("type", "") for m in modules if not str(m.get("type", "")).startswith("sentence_transformers.")
+    ]
+    if config.get("auto_map") or foreign:
+        what = "its config's auto_map" if config.get("auto_map") else f"its modules {foreign}"
+        raise ValueError(
+            f"{key}: model {model_path} needs trust_remote_code ({what} points to code in the model's "
+            "repository); vlmrec keeps trust_remote_code off — choose a model that transformers / "
+            "sentence-transformers support natively"
+        )
+
+
+class LoadedEncoder:
+    """What every transformers-backed encoder resolves the same way (model path, device, dtype),
+    and the shared part of its describe() — so the manifests name these fields alike."""
+
+    name: str
+    model_path: str
+    revision: str | None
+    batch_size: int
+    device: str
+    torch_dtype: Any
+    dim: int
+
+    def _resolve(
+        self,
+        model: str,
+        *,
+        name: str,
+        revision: str | None,
+        batch_size: int,
+        device: str,
+        dtype: str,
+        check_remote_code: bool = True,
+    ) -> None:
+        self.name = name
+        self.model_path = resolve_model_path(model)
+        self.revision = revision
+        if check_remote_code:
+            refuse_remote_code(self.model_path, revision)
+        self.batch_size = batch_size
+        self.device = resolve_device(device)
+        self.torch_dtype = resolve_dtype(dtype, self.device)
+
+    def _describe(self, **fields: Any) -> dict[str, Any]:
+        """model, revision, dtype, dim, then the encoder's own `fields`, then device and versions."""
+        return {
+            "model": self.model_path,
+            "revision": self.revision,
+            "dtype": dtype_name(self.torch_dtype),
+            "dim": self.dim,
+            **fields,
+            "device": self.device,
+            "library_versions": library_versions(),
+        }
+
+    def _require_images(self, batch: list[Any], label: str) -> list[Any]:
+        """The batch's images; an input without one is an error (the strategy applies the policy)."""
+        missing = [i for i, item in enumerate(batch) if item.image is None]
+        if missing:
+            raise ValueError(
+                f"{label} input(s) {missing} of the batch have no image (apply the missing policy)"
+            )
+        return [item.image for item in batch]
+
+    def _in_batches(self, values: list[Any], encode: Callable[[list[Any]], np.ndarray]) -> np.ndarray:
+        """encode(values[i : i + batch_size]) for each chunk, rows concatenated (empty: [0, dim])."""
+        import numpy as np
+
+        if not values:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        parts = [encode(values[i : i + self.batch_size]) for i in range(0, len(values), self.batch_size)]
+        return np.concatenate(parts, axis=0)

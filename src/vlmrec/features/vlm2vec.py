@@ -1,6 +1,6 @@
 """VLM2Vec embeddings (Qwen2-VL backbone), computed exactly as TIGER-AI-Lab/VLM2Vec does.
 
-What "exactly" means here (see docs/features_models.md and ../shared/reference/vlm2vec.md):
+What "exactly" means here (see docs/features_models.md):
 - prompts are raw text: no chat template, no <|vision_start|>/<|vision_end|>, no EOS appended; an
   image enters as one `<|image_pad|>` placeholder expanded to grid_t*grid_h*grid_w/merge_size**2
   copies (what the processor does), built here from the tokenizer and Qwen2VLImageProcessor so

@@ -24,6 +24,8 @@ from vlmrec.models.registry import register
 
 @register("freedom")
 class Freedom(Recommender):
+    # Cold items are placed by the item-item kNN graph over their features.
+    scores_cold_items: ClassVar[bool] = True
     defaults: ClassVar[dict[str, Any]] = {
         "embedding_size": 64,
         "feat_embed_dim": 64,
@@ -40,38 +42,20 @@ class Freedom(Recommender):
     # dropping gradients instead of zeroing them is exact (tests/models/test_trainer.py) and cheaper.
     zero_grads_as_tensors: ClassVar[bool] = False
 
-    def __init__(
-        self,
-        data: InteractionData,
-        features: dict[str, torch.Tensor] | None,
-        params: dict[str, Any],
-        device: torch.device,
-    ) -> None:
-        super().__init__(data, features, params, device)
+    def setup(self, data: InteractionData, features: dict[str, torch.Tensor] | None) -> None:
         p = self.params
         slots = graphs.modality_slots(features, self.name, self.n_items)
         self._init_parameters(slots)
         self._init_graphs(data, slots)
         self.masked_adj: graphs.FixedSparse | None = None
-        self._eval_users: torch.Tensor | None = None
-        self._eval_items: torch.Tensor | None = None
         self.reg_weight = float(p["reg_weight"])
 
     # -----------------------------------------------------------------------------------------
     def _init_parameters(self, slots: dict[str, torch.Tensor]) -> None:
         """Created on CPU in MMRec's RNG order: Embedding(U), Embedding(I), xavier(U), xavier(I), Linears."""
-        dim, feat_dim = int(self.params["embedding_size"]), int(self.params["feat_embed_dim"])
-        self.user_embedding = nn.Embedding(self.n_users, dim)
-        self.item_id_embedding = nn.Embedding(self.n_items, dim)
-        nn.init.xavier_uniform_(self.user_embedding.weight)
-        nn.init.xavier_uniform_(self.item_id_embedding.weight)
-        self.image_embedding = self.image_trs = self.text_embedding = self.text_trs = None
-        for slot in (graphs.IMAGE_SLOT, graphs.TEXT_SLOT):  # image first, as in MMRec
-            if slot not in slots:
-                continue
-            feat = slots[slot]
-            setattr(self, f"{slot}_embedding", nn.Embedding.from_pretrained(feat.clone(), freeze=False))
-            setattr(self, f"{slot}_trs", nn.Linear(feat.shape[1], feat_dim))
+        feat_dim = int(self.params["feat_embed_dim"])
+        self.init_id_embeddings(int(self.params["embedding_size"]))
+        self.init_modality_tables(slots, lambda width: nn.Linear(width, feat_dim))
 
     def _init_graphs(self, data: InteractionData, slots: dict[str, torch.Tensor]) -> None:
         p, dev = self.params, self.device
@@ -106,9 +90,7 @@ class Freedom(Recommender):
         h = self.item_id_embedding.weight
         for _ in range(int(self.params["n_mm_layers"])):
             h = graphs.spmm(self.mm_adj, h)
-        ego = torch.cat([self.user_embedding.weight, self.item_id_embedding.weight], dim=0)
-        mean = graphs.lightgcn_propagate(adj, ego, int(self.params["n_ui_layers"]))
-        users, items = torch.split(mean, [self.n_users, self.n_items], dim=0)
+        users, items = self.propagate_id_embeddings(adj, int(self.params["n_ui_layers"]))
         return users, items + h
 
     def loss(
@@ -144,10 +126,4 @@ class Freedom(Recommender):
     @torch.no_grad()
     def prepare_eval(self) -> None:
         """Full (unpruned) graph, once per evaluation."""
-        self._eval_users, self._eval_items = self.forward(self.norm_adj)
-
-    @torch.no_grad()
-    def score_users(self, users: torch.Tensor) -> torch.Tensor:
-        if self._eval_users is None or self._eval_items is None:
-            self.prepare_eval()
-        return self._eval_users[users] @ self._eval_items.t()
+        self._eval = self.forward(self.norm_adj)

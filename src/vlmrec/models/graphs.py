@@ -1,4 +1,4 @@
-"""The ONE graph module shared by FREEDOM, LATTICE and LightGCN: kNN item graphs and user-item graphs.
+"""The ONE graph module shared by every model: kNN item graphs and user-item graphs.
 
 Everything here is sparse. Item-item kNN graphs are computed in row blocks (``block_rows`` rows of the
 cosine matrix at a time), and only the top-k of each row is kept, so a 63,000-item catalogue never
@@ -14,6 +14,7 @@ A graph is handled as an :class:`Entries` triple (rows, cols, values) while it i
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -77,6 +78,22 @@ def modality_slots(
     )
 
 
+def two_modality_slots(
+    features: dict[str, torch.Tensor] | None, model: str, n_items: int | None = None
+) -> dict[str, torch.Tensor]:
+    """Both slots for models whose MMRec code needs ``v_feat`` and ``t_feat`` (MGCN, LGMRec).
+
+    A single-modality feature set (``fused``, ``dual_concat``, ``visual``, ``textual``) is copied to
+    both slots, as an MMRec user does by passing the same ``.npy`` as both files: two independent
+    copies (trainable copies then drift apart, as two loaded files would).
+    """
+    slots = modality_slots(features, model, n_items)
+    if len(slots) == 2:
+        return slots
+    (x,) = slots.values()
+    return {IMAGE_SLOT: x.clone(), TEXT_SLOT: x.clone()}
+
+
 # ---------------------------------------------------------------------------------------------
 # Block-wise cosine kNN.
 def l2_normalize_rows(x: torch.Tensor) -> torch.Tensor:
@@ -93,17 +110,51 @@ def knn_topk(
     dense matrix would. Values keep autograd when ``x`` requires grad: topk's backward only stores
     indices, so no block of the similarity matrix outlives its loop iteration.
     """
-    n = x.shape[0]
-    k = min(k, n)
     xn = l2_normalize_rows(x)
+    return topk_blocks(lambda start, stop: xn[start:stop] @ xn.t(), x.shape[0], k, block_rows)
+
+
+def topk_blocks(
+    block_similarity: Callable[[int, int], torch.Tensor],
+    n: int,
+    k: int,
+    block_rows: int = DEFAULT_BLOCK_ROWS,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row-wise top-k of an ``n x n`` similarity given one row block at a time (``[stop-start, n]``).
+
+    The block driver behind :func:`knn_topk`, also used by the feature diagnostics for other
+    similarities (co-interaction cosine, self-excluded cosine): no block outlives its iteration.
+    """
+    k = min(k, n)
     values, indices = [], []
     for start in range(0, n, max(1, block_rows)):
-        sim = xn[start : start + block_rows] @ xn.t()
+        sim = block_similarity(start, min(start + max(1, block_rows), n))
         val, ind = torch.topk(sim, k, dim=-1)
         values.append(val)
         indices.append(ind)
         del sim
     return torch.cat(values), torch.cat(indices)
+
+
+def shrunk_cosine_knn(
+    x: torch.Tensor, k: int, shrink: float, block_rows: int = DEFAULT_BLOCK_ROWS
+) -> Entries:
+    """ItemKNNCBF's similarity ``x_i.x_j / (|x_i| |x_j| + shrink)``, top-k per row (self included),
+    values kept, computed ``block_rows`` rows at a time (MMRec: the dense n_items² matrix)."""
+    n = x.shape[0]
+    k = min(k, n)
+    norms = torch.linalg.vector_norm(x, ord=2, dim=-1, keepdim=True)
+    values, indices = [], []
+    for start in range(0, n, max(1, block_rows)):
+        block = x[start : start + block_rows]
+        sim = (block @ x.t()).div(norms[start : start + block_rows] * norms.t() + shrink)
+        val, ind = torch.topk(sim, k, dim=-1)
+        values.append(val)
+        indices.append(ind)
+        del sim
+    values_t, indices_t = torch.cat(values), torch.cat(indices)
+    rows = torch.arange(n, device=x.device).repeat_interleave(k)
+    return Entries(rows, indices_t.reshape(-1), values_t.reshape(-1), (n, n))
 
 
 def knn_entries(x: torch.Tensor, k: int, block_rows: int = DEFAULT_BLOCK_ROWS) -> Entries:
@@ -305,16 +356,82 @@ def ui_sym_norm(
 
 
 def ui_row_norm_self_loops(
-    n_users: int, n_items: int, users: np.ndarray, items: np.ndarray, device: torch.device | str = "cpu"
+    n_users: int,
+    n_items: int,
+    users: np.ndarray,
+    items: np.ndarray,
+    device: torch.device | str = "cpu",
+    weights: np.ndarray | None = None,
 ) -> FixedSparse:
-    """LATTICE's ``norm_adj``: ``D^-1 (A + I)``, row-normalised with self-loops (float64 -> float32)."""
+    """LATTICE's ``norm_adj``: ``D^-1 (A + I)``, row-normalised with self-loops (float64 -> float32).
+
+    ``weights`` (one per unique pair, e.g. ``InteractionData.edge_counts()``) are the entries of ``A``:
+    MMRec assigns its COO interaction matrix into a LIL block, which sums duplicate rows (weight 2).
+    """
     n = n_users + n_items
-    rows, cols = _bipartite(*unique_edges(users, items, n_items), n_users)
+    rows, cols, w = _weighted_bipartite(n_users, n_items, users, items, weights)
     nodes = torch.arange(n)
     rows, cols = torch.cat([rows, nodes]), torch.cat([cols, nodes])
-    d_inv = 1.0 / torch.bincount(rows, minlength=n).to(torch.float64)
-    values = d_inv[rows].to(torch.float32)
+    w = torch.cat([w, torch.ones(n, dtype=torch.float64)])
+    d_inv = 1.0 / torch.zeros(n, dtype=torch.float64).index_add(0, rows, w)
+    values = (d_inv[rows] * w).to(torch.float32)
     return FixedSparse(to_csr(Entries(rows, cols, values, (n, n))).to(device))
+
+
+def _weighted_bipartite(
+    n_users: int, n_items: int, users: np.ndarray, items: np.ndarray, weights: np.ndarray | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Both directions of each unique (u, i) pair with its float64 weight (1 without ``weights``)."""
+    u, i = _as_long(users, "cpu"), _as_long(items, "cpu")
+    keys = u * n_items + i
+    if torch.unique(keys).numel() != keys.numel():
+        raise ValueError("user-item pairs must be unique; pass their multiplicities as weights")
+    w = torch.ones(u.numel(), dtype=torch.float64)
+    if weights is not None:
+        w = torch.as_tensor(np.asarray(weights), dtype=torch.float64)
+    rows, cols = _bipartite(u, i, n_users)
+    return rows, cols, torch.cat([w, w])
+
+
+def ui_sym_norm_weighted(
+    n_users: int,
+    n_items: int,
+    users: np.ndarray,
+    items: np.ndarray,
+    weights: np.ndarray | None,
+    device: torch.device | str = "cpu",
+) -> tuple[FixedSparse, FixedSparse]:
+    """MGCN's ``norm_adj`` ``D^-1/2 A D^-1/2`` (no epsilon, inf -> 0, float32 as its SciPy code) and
+    ``R``, its user-item block ``[n_users, n_items]``.
+
+    ``A`` holds the pair multiplicities (MMRec assigns the COO interaction matrix into a LIL block,
+    which sums duplicate rows), unlike FREEDOM's dict-built graph (:func:`ui_sym_norm`).
+    """
+    n = n_users + n_items
+    rows, cols, w = _weighted_bipartite(n_users, n_items, users, items, weights)
+    w32 = w.to(torch.float32)
+    d_inv_sqrt = torch.pow(torch.zeros(n, dtype=torch.float32).index_add(0, rows, w32), -0.5)
+    d_inv_sqrt = torch.where(torch.isinf(d_inv_sqrt), torch.zeros_like(d_inv_sqrt), d_inv_sqrt)
+    values = d_inv_sqrt[rows] * w32 * d_inv_sqrt[cols]
+    adj = FixedSparse(to_csr(Entries(rows, cols, values, (n, n))).to(device), symmetric=True)
+    half = rows.numel() // 2  # the first half are the user -> item directions
+    block = Entries(rows[:half], cols[:half] - n_users, values[:half], (n_users, n_items))
+    return adj, FixedSparse(to_csr(block).to(device))
+
+
+def user_item_matrix(
+    n_users: int,
+    n_items: int,
+    users: np.ndarray,
+    items: np.ndarray,
+    weights: np.ndarray | None = None,
+    device: torch.device | str = "cpu",
+) -> FixedSparse:
+    """The raw interaction matrix ``R`` [n_users, n_items] (float32 multiplicities: MMRec's COO
+    ``inter_matrix``, whose duplicate rows a sparse product sums), for LGMRec and ItemKNNCBF."""
+    rows, cols = _as_long(users, "cpu"), _as_long(items, "cpu")
+    w = torch.ones(rows.numel()) if weights is None else torch.as_tensor(np.asarray(weights))
+    return FixedSparse(to_csr(Entries(rows, cols, w.to(torch.float32), (n_users, n_items))).to(device))
 
 
 def edge_norm_values(users: torch.Tensor, items: torch.Tensor, n_users: int, n_items: int) -> torch.Tensor:

@@ -18,12 +18,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from vlmrec.models import graphs
-from vlmrec.models.base import InteractionData, Recommender
+from vlmrec.models.base import InteractionData, Recommender, trainable_features
 from vlmrec.models.registry import register
 
 
 @register("lattice")
 class Lattice(Recommender):
+    # Cold items are placed by the item-item kNN graph over their features.
+    scores_cold_items: ClassVar[bool] = True
     defaults: ClassVar[dict[str, Any]] = {
         "embedding_size": 64,
         "feat_embed_dim": 64,
@@ -35,46 +37,36 @@ class Lattice(Recommender):
         "lr_decay_step": 50,
         "reg_weight": 0.0,
         "learning_rate": 0.001,
-        # MMRec divides the L2 term by config train_batch_size (a constant), not by the batch length.
-        "batch_size": 2048,
+        # MMRec divides the L2 term by config train_batch_size (a constant, not the batch length);
+        # None = follow training.batch_size (the trainer fills it in), as MMRec's config does.
+        "batch_size": None,
         "knn_block_rows": graphs.DEFAULT_BLOCK_ROWS,
     }
 
-    def __init__(
-        self,
-        data: InteractionData,
-        features: dict[str, torch.Tensor] | None,
-        params: dict[str, Any],
-        device: torch.device,
-    ) -> None:
-        super().__init__(data, features, params, device)
+    def setup(self, data: InteractionData, features: dict[str, torch.Tensor] | None) -> None:
         p = self.params
         self.k, self.block_rows = int(p["knn_k"]), int(p["knn_block_rows"])
         self.lambda_coeff = float(p["lambda_coeff"])
         self.reg_weight = float(p["reg_weight"])
+        # Duplicate training rows count twice, as in MMRec's LIL-assigned adjacency.
         self.norm_adj = graphs.ui_row_norm_self_loops(
-            self.n_users, self.n_items, data.train_users, data.train_items, device
+            self.n_users, self.n_items, data.train_users, data.train_items, self.device, data.edge_counts()
         )
         slots = graphs.modality_slots(features, self.name, self.n_items)
         self._init_parameters(slots)
         self.item_adj: graphs.Graph | None = None
         self.build_item_graph = True
-        self._eval_users: torch.Tensor | None = None
-        self._eval_items: torch.Tensor | None = None
 
     def _init_parameters(self, slots: dict[str, torch.Tensor]) -> None:
         """MMRec's RNG order: Embedding(U), Embedding(I), xavier x2, original graphs (no RNG), Linears."""
-        dim, feat_dim = int(self.params["embedding_size"]), int(self.params["feat_embed_dim"])
-        self.user_embedding = nn.Embedding(self.n_users, dim)
-        self.item_id_embedding = nn.Embedding(self.n_items, dim)
-        nn.init.xavier_uniform_(self.user_embedding.weight)
-        nn.init.xavier_uniform_(self.item_id_embedding.weight)
+        feat_dim = int(self.params["feat_embed_dim"])
+        self.init_id_embeddings(int(self.params["embedding_size"]))
         self.slots = [s for s in (graphs.IMAGE_SLOT, graphs.TEXT_SLOT) if s in slots]
         self.original: dict[str, graphs.Entries] = {}
         self.image_embedding = self.image_trs = self.text_embedding = self.text_trs = None
         for slot in self.slots:
             feat = slots[slot]
-            setattr(self, f"{slot}_embedding", nn.Embedding.from_pretrained(feat.clone(), freeze=False))
+            setattr(self, f"{slot}_embedding", trainable_features(feat))
             self.original[slot] = graphs.lattice_original_graph(feat.to(self.device), self.k, self.block_rows)
         for slot in self.slots:
             setattr(self, f"{slot}_trs", nn.Linear(slots[slot].shape[1], feat_dim))
@@ -114,9 +106,7 @@ class Lattice(Recommender):
         h = self.item_id_embedding.weight
         for _ in range(int(self.params["n_layers"])):
             h = graphs.spmm(self.item_adj, h)
-        ego = torch.cat([self.user_embedding.weight, self.item_id_embedding.weight], dim=0)
-        mean = graphs.lightgcn_propagate(self.norm_adj, ego, int(self.params["n_ui_layers"]))
-        users, items = torch.split(mean, [self.n_users, self.n_items], dim=0)
+        users, items = self.propagate_id_embeddings(self.norm_adj, int(self.params["n_ui_layers"]))
         return users, items + F.normalize(h, p=2, dim=1)
 
     def loss(
@@ -133,13 +123,7 @@ class Lattice(Recommender):
     @torch.no_grad()
     def prepare_eval(self) -> None:
         """Rebuild the graph from the current parameters ONCE per evaluation (MMRec: per eval batch)."""
-        self._eval_users, self._eval_items = self.forward(build_graph=True)
-
-    @torch.no_grad()
-    def score_users(self, users: torch.Tensor) -> torch.Tensor:
-        if self._eval_users is None or self._eval_items is None:
-            self.prepare_eval()
-        return self._eval_users[users] @ self._eval_items.t()
+        self._eval = self.forward(build_graph=True)
 
     def lr_lambda(self, epoch: int) -> float:
         """MMRec's LambdaLR: ``lr_decay ** (epoch / lr_decay_step)`` (0.96^(epoch/50))."""

@@ -15,10 +15,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import torch
-from torch import nn
 
 from vlmrec.models import graphs
-from vlmrec.models.base import InteractionData, Recommender
+from vlmrec.models.base import InteractionData, Recommender, xavier_parameter
 from vlmrec.models.registry import register
 
 
@@ -34,31 +33,22 @@ class LightGCN(Recommender):
     # Every parameter has a gradient in every batch: dropping gradients is exact and cheaper.
     zero_grads_as_tensors: ClassVar[bool] = False
 
-    def __init__(
-        self,
-        data: InteractionData,
-        features: dict[str, torch.Tensor] | None,
-        params: dict[str, Any],
-        device: torch.device,
-    ) -> None:
-        super().__init__(data, features, params, device)
+    def setup(self, data: InteractionData, features: dict[str, torch.Tensor] | None) -> None:
         dim = int(self.params["embedding_size"])
         self.n_layers = int(self.params["n_layers"])
         self.reg_weight = float(self.params["reg_weight"])
-        self.user_embedding = nn.Parameter(nn.init.xavier_uniform_(torch.empty(self.n_users, dim)))
-        self.item_embedding = nn.Parameter(nn.init.xavier_uniform_(torch.empty(self.n_items, dim)))
+        self.user_embedding = xavier_parameter(self.n_users, dim)
+        self.item_embedding = xavier_parameter(self.n_items, dim)
         # The one user-item graph builder (graphs.py), shared with FREEDOM; built on the model's device
         # (a FixedSparse is not a buffer, so Module.to() would not move it).
         self.norm_adj = graphs.ui_sym_norm(
-            self.n_users, self.n_items, data.train_users, data.train_items, device
+            self.n_users, self.n_items, data.train_users, data.train_items, self.device
         )
-        self._eval_users: torch.Tensor | None = None
-        self._eval_items: torch.Tensor | None = None
 
     def forward(self) -> tuple[torch.Tensor, torch.Tensor]:
         ego = torch.cat([self.user_embedding, self.item_embedding], dim=0)
         final = graphs.lightgcn_propagate(self.norm_adj, ego, self.n_layers)
-        return final[: self.n_users], final[self.n_users :]
+        return self.split_users_items(final)
 
     def loss(
         self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, batch_index: int
@@ -73,16 +63,4 @@ class LightGCN(Recommender):
 
     @torch.no_grad()
     def prepare_eval(self) -> None:
-        self._eval_users, self._eval_items = self.forward()
-
-    @torch.no_grad()
-    def score_users(self, users: torch.Tensor) -> torch.Tensor:
-        if self._eval_users is None or self._eval_items is None:
-            self.prepare_eval()
-        return self._eval_users[users] @ self._eval_items.T
-
-    def train(self, mode: bool = True) -> LightGCN:
-        # Cached evaluation embeddings go stale as soon as training resumes.
-        if mode:
-            self._eval_users = self._eval_items = None
-        return super().train(mode)
+        self._eval = self.forward()

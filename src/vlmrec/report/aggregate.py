@@ -16,6 +16,7 @@ from vlmrec.report.table import (
     render_html,
     render_latex,
     render_markdown,
+    render_significance_html,
     sort_tidy,
     tidy_table,
     write_csv,
@@ -49,6 +50,7 @@ class AggregateOutputs:
     tex: Path | None = None
     html: Path | None = None
     significance: Path | None = None
+    significance_html: Path | None = None
 
 
 def aggregate(
@@ -87,4 +89,6 @@ def aggregate(
         write_text(outputs.html, render_html(tidy, *args))
     if outputs.significance is not None:
         write_csv(outputs.significance, significance)
+    if outputs.significance_html is not None:
+        write_text(outputs.significance_html, render_significance_html(significance, settings.alpha))
     return tidy

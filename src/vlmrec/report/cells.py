@@ -5,6 +5,7 @@ Only the keys listed in docs/ARCHITECTURE.md are relied on; anything else is opt
 
 from __future__ import annotations
 
+import glob
 import json
 import math
 from dataclasses import dataclass, field
@@ -13,9 +14,11 @@ from typing import Any
 
 import pandas as pd
 
-METRICS_FILE = "metrics.json"
-PER_USER_FILE = "per_user_test.parquet"
-CURVE_FILE = "curve.csv"
+from vlmrec.layout import CELL_FILES, Layout
+
+METRICS_FILE = CELL_FILES["metrics"]
+PER_USER_FILE = CELL_FILES["per_user"]
+CURVE_FILE = CELL_FILES["curve"]
 _REQUIRED_KEYS = ("dataset", "model", "feature", "test")
 
 
@@ -109,7 +112,8 @@ def load_cells(metrics_paths: list[str | Path]) -> list[Cell]:
 
 def discover_metrics(results_dir: str | Path) -> list[Path]:
     """metrics.json of every finished cell under `results_dir` (for the partial table)."""
-    return sorted(Path(results_dir).glob(f"*/runs/*/*/{METRICS_FILE}"))
+    pattern = Layout(glob.escape(str(results_dir))).cell_file("*", "*", "*", "metrics")
+    return sorted(Path(path) for path in glob.glob(pattern))
 
 
 def load_per_user(cell: Cell, metric_key: str) -> pd.Series:

@@ -10,24 +10,28 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from vlmrec.layout import Layout, cells, table_features
 from vlmrec.report.cells import METRICS_FILE, discover_metrics
-from vlmrec.report.labels import ID_FEATURE
 from vlmrec.report.table import TableOrder
 
 
 def _settings(args: argparse.Namespace) -> Any:
+    """ReportSettings: each flag given, else the config's (validated: defaults filled by the
+    schema), else the library's defaults when no --config is given."""
     from vlmrec.report.aggregate import ReportSettings
 
     config = _config(args)
-    report = config.get("report", {})
-    return ReportSettings(
-        metrics=args.metric or report.get("metrics", ("recall", "ndcg", "precision")),
-        k=args.k or report.get("k", (20,)),
-        baseline_feature=args.baseline or report.get("baseline_feature", "original"),
-        alpha=args.alpha if args.alpha is not None else report.get("alpha", 0.05),
-        bootstrap_samples=args.bootstrap_samples or report.get("bootstrap_samples", 2000),
-        seed=args.seed if args.seed is not None else config.get("seed", 999),
-    )
+    values = dict(config.get("report", {}), seed=config.get("seed"))
+    flags = {
+        "metrics": args.metric,
+        "k": args.k,
+        "baseline_feature": args.baseline,
+        "alpha": args.alpha,
+        "bootstrap_samples": args.bootstrap_samples,
+        "seed": args.seed,
+    }
+    values.update({key: value for key, value in flags.items() if value is not None})
+    return ReportSettings(**{key: values[key] for key in flags if values.get(key) is not None})
 
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:
@@ -39,27 +43,19 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _order(config: dict[str, Any]) -> TableOrder:
+    if not config:
+        return TableOrder()
     return TableOrder(
-        datasets=list(config.get("datasets", {})),
-        models=list(config.get("models", {})),
-        features=list(config.get("features", {}).get("strategies", [])),
+        datasets=list(config["datasets"]), models=list(config["models"]), features=table_features(config)
     )
 
 
 def _missing_cells(config: dict[str, Any], results: Path) -> list[tuple[str, str, str]]:
-    """Cells of the config's experiment without a metrics.json yet (as common.smk's cells())."""
-    strategies = config.get("features", {}).get("strategies", [])
-    expected = [
-        (dataset, model, feature)
-        for dataset in config.get("datasets", {})
-        for model, entry in config.get("models", {}).items()
-        for feature in (strategies if entry.get("features") else [ID_FEATURE])
-    ]
-    return [
-        cell
-        for cell in expected
-        if not (results.joinpath(*cell[:1], "runs", *cell[1:]) / METRICS_FILE).exists()
-    ]
+    """Cells of the config's experiment without a metrics.json yet (the workflow's list, CELLS)."""
+    if not config:
+        return []
+    layout = Layout(str(results))
+    return [cell for cell in cells(config) if not Path(layout.cell_file(*cell, "metrics")).exists()]
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -76,13 +72,7 @@ def _run_aggregate(args: argparse.Namespace) -> int:
     # Not results/partial: that is the Snakemake rule's output, and a file written outside Snakemake
     # has no provenance record, so `snakemake partial_table` would then never refresh it.
     out = args.out_dir or (args.results_dir / "partial_cli" if args.partial else args.results_dir)
-    outputs = AggregateOutputs(
-        csv=out / "table.csv",
-        md=out / "table.md",
-        tex=out / "table.tex",
-        html=out / "table.html",
-        significance=out / "significance.csv",
-    )
+    outputs = AggregateOutputs(**{name: Path(path) for name, path in Layout(str(out)).table_files().items()})
     config = _config(args)
     missing = _missing_cells(config, args.results_dir) if args.partial else []
     tidy = aggregate(metrics_files, outputs, _settings(args), _order(config), missing)
@@ -96,8 +86,9 @@ def _run_plots(args: argparse.Namespace) -> int:
     settings = _settings(args)
     results = args.results_dir
     metrics_files = [p for p in discover_metrics(results) if p.parts[-5] == args.dataset]
-    manifests = sorted((results / args.dataset / "features").glob("*/manifest.json"))
-    out = args.out_dir or results / "plots" / args.dataset
+    layout = Layout(str(results))
+    manifests = sorted(Path(layout.feature_dir(args.dataset, ".")).glob("*/manifest.json"))
+    out = args.out_dir or Path(layout.plot_file(args.dataset, "x", "png")).parent
     outputs = {kind: (out / f"{kind}.png", out / f"{kind}.svg") for kind in PLOT_KINDS}
     written = make_dataset_plots(
         args.dataset,
@@ -107,6 +98,8 @@ def _run_plots(args: argparse.Namespace) -> int:
         settings.metrics[0],
         settings.k[0],
         _order(_config(args)),
+        table_csv=layout.table_file("csv"),  # the dot plot's † marks, when aggregate has run
+        baseline=settings.baseline_feature,
     )
     print(f"wrote {len(written)} files to {out}")
     return 0
@@ -117,11 +110,15 @@ def _run_paper(args: argparse.Namespace) -> int:
 
     config = _config(args)
     settings = _settings(args)
-    table = args.table or args.results_dir / "table.csv"
-    output = args.output or args.results_dir / "paper_comparison.md"
+    layout = Layout(str(args.results_dir))
+    table = args.table or Path(layout.table_file("csv"))
+    output = args.output or Path(layout.paper_comparison())
     paper_table = config.get("report", {}).get("paper_table", {})
     order = _order(config)
-    write_paper_comparison(table, output, paper_table, settings.metrics, order.datasets, order.models)
+    title = config.get("report", {}).get("paper_title", "the paper's Table 2")
+    write_paper_comparison(
+        table, output, paper_table, settings.metrics, order.datasets, order.models, title=title
+    )
     print(f"wrote {output}")
     return 0
 

@@ -20,12 +20,30 @@ FEATURE_LABELS = {
     "provided": "Provided",
     ID_FEATURE: "ID only",
 }
-MODEL_LABELS = {"freedom": "FREEDOM", "lattice": "LATTICE", "lightgcn": "LightGCN"}
+MODEL_LABELS = {
+    "freedom": "FREEDOM",
+    "lattice": "LATTICE",
+    "lightgcn": "LightGCN",
+    "vbpr": "VBPR",
+    "bm3": "BM3",
+    "mgcn": "MGCN",
+    "lgmrec": "LGMRec",
+    "itemknncbf": "ItemKNNCBF",
+}
+# Encoder-family prefixes of config-declared strategies (clip_visual -> CLIP-Visual).
+PREFIX_LABELS = {"clip": "CLIP", "siglip": "SigLIP", "blip": "BLIP", "vlm2vec": "VLM2Vec", "st": "ST"}
+PREFIX_LABELS["siglip2"] = "SigLIP2"  # the paper config's SigLIP 2 strategies (siglip2_mean, ...)
 METRIC_ABBREVIATIONS = {"recall": "R", "ndcg": "N", "precision": "P", "map": "MAP", "hit": "H"}
 
 
 def feature_label(feature: str) -> str:
-    return FEATURE_LABELS.get(feature, feature.replace("_", "-").capitalize())
+    """Paper names for the paper's strategies; `clip_dual` -> `CLIP-Dual`, `my_set` -> `My-set`."""
+    if feature in FEATURE_LABELS:
+        return FEATURE_LABELS[feature]
+    prefix, _, rest = feature.partition("_")
+    if prefix in PREFIX_LABELS and rest:
+        return f"{PREFIX_LABELS[prefix]}-" + "-".join(FEATURE_LABELS.get(rest, rest.capitalize()).split("_"))
+    return feature.replace("_", "-").capitalize()
 
 
 def model_label(model: str) -> str:

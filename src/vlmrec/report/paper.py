@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from vlmrec.report.labels import feature_label, feature_order, metric_label, model_label, ordered
-from vlmrec.report.table import write_text
+from vlmrec.report.table import HTML_HEAD, write_text
 
 PAPER_K = 20  # the paper reports @20 only
 PaperTable = Mapping[str, Mapping[str, Mapping[str, Mapping[str, float]]]]
@@ -43,62 +44,119 @@ def _best(frame: pd.DataFrame, column: str) -> str:
     return feature_label(top["feature"])
 
 
-def render(
-    tidy: pd.DataFrame,
-    paper_table: PaperTable,
+PAPER_TITLE = "the paper's Table 2"
+
+
+def _blocks(
+    merged: pd.DataFrame,
     metrics: Sequence[str],
-    datasets: Sequence[str] = (),
-    models: Sequence[str] = (),
-) -> str:
-    """Markdown: one block per dataset with ours / paper / difference per metric."""
-    lines = ["# Our results next to the paper's Table 2", ""]
-    metrics = [m for m in metrics if m in {"recall", "ndcg", "precision"}]
-    merged = compare(tidy, paper_table, metrics)
-    if merged.empty:
-        ours = sorted(set(tidy["dataset"]))
-        theirs = sorted(paper_table)
-        lines.append(
-            f"No cell of this run is in the paper's Table 2 (`report.paper_table`): this run has datasets "
-            f"{ours or 'none'}, the paper table has {theirs or 'none'} (test, @{PAPER_K}). "
-            "The demo's synthetic datasets are never comparable with the paper."
-        )
-        return "\n".join(lines) + "\n"
-    lines.append(
-        f"Test set, @{PAPER_K}. Ours: mean over seeds; Δ = ours − paper (relative Δ in brackets). "
-        "Only cells present in both tables are listed."
-    )
+    datasets: Sequence[str],
+    models: Sequence[str],
+    reference: str = "paper",
+) -> list[tuple[str, list[str], list[list[str]], list[str]]]:
+    """(dataset, header, rows, notes) per dataset: ours / reference / difference per metric."""
+    blocks = []
     for dataset in ordered(merged["dataset"], datasets):
         block = merged[merged["dataset"] == dataset]
-        lines += ["", f"## {dataset}", ""]
         header = ["Model", "Feature"]
         for m in metrics:
             label = metric_label(m, PAPER_K)
-            header += [f"{label} ours", f"{label} paper", f"{label} Δ"]
-        lines += ["| " + " | ".join(header) + " |", "| --- | --- |" + " ---: |" * (3 * len(metrics))]
-        notes = []
+            header += [f"{label} ours", f"{label} {reference}", f"{label} Δ"]
+        rows, notes = [], []
         for model in ordered(block["model"], models):
-            rows = block[block["model"] == model]
-            for feature in feature_order(rows["feature"]):
+            model_rows = block[block["model"] == model]
+            for feature in feature_order(model_rows["feature"]):
                 cells = [model_label(model), feature_label(feature)]
                 for m in metrics:
-                    hit = rows[(rows["feature"] == feature) & (rows["metric"] == m)]
+                    hit = model_rows[(model_rows["feature"] == feature) & (model_rows["metric"] == m)]
                     if hit.empty:
                         cells += ["", "", ""]
                         continue
                     r = hit.iloc[0]
                     rel = "" if math.isnan(r["rel_diff"]) else f" ({r['rel_diff'] * 100:+.1f}%)"
                     cells += [f"{r['ours']:.4f}", f"{r['paper']:.4f}", f"{r['diff']:+.4f}{rel}"]
-                lines.append("| " + " | ".join(cells) + " |")
-            primary = rows[rows["metric"] == metrics[0]]
+                rows.append(cells)
+            primary = model_rows[model_rows["metric"] == metrics[0]]
             if len(primary) > 1:
                 notes.append(
-                    f"- {model_label(model)}: best {metric_label(metrics[0], PAPER_K)} among the shared "
-                    f"features — ours {_best(primary, 'ours')}, paper {_best(primary, 'paper')}; "
+                    f"{model_label(model)}: best {metric_label(metrics[0], PAPER_K)} among the shared "
+                    f"features — ours {_best(primary, 'ours')}, reference {_best(primary, 'paper')}; "
                     f"mean |Δ| {primary['diff'].abs().mean():.4f}."
                 )
+        blocks.append((dataset, header, rows, notes))
+    return blocks
+
+
+def _reference(title: str) -> str:
+    """Column name of the reference values: `paper` for the paper's table, else `reference`."""
+    return "paper" if title == PAPER_TITLE else "reference"
+
+
+def _intro(tidy: pd.DataFrame, paper_table: PaperTable, merged: pd.DataFrame, title: str) -> str:
+    if merged.empty:
+        ours = sorted(set(tidy["dataset"]))
+        theirs = sorted(paper_table)
+        return (
+            f"No cell of this run is in {title} (`report.paper_table`): this run has datasets "
+            f"{ours or 'none'}, the reference table has {theirs or 'none'} (test, @{PAPER_K}). "
+            "The demo's synthetic datasets are never comparable with the paper."
+        )
+    return (
+        f"Reference: {title} (`report.paper_table`). Test set, @{PAPER_K}. Ours: mean over seeds; "
+        "Δ = ours − reference (relative Δ in brackets). Only cells present in both tables are listed."
+    )
+
+
+def render(
+    tidy: pd.DataFrame,
+    paper_table: PaperTable,
+    metrics: Sequence[str],
+    datasets: Sequence[str] = (),
+    models: Sequence[str] = (),
+    title: str = PAPER_TITLE,
+) -> str:
+    """Markdown: one block per dataset with ours / paper / difference per metric."""
+    metrics = [m for m in metrics if m in {"recall", "ndcg", "precision"}]
+    merged = compare(tidy, paper_table, metrics)
+    lines = [f"# Our results next to {title}", "", _intro(tidy, paper_table, merged, title)]
+    for dataset, header, rows, notes in _blocks(merged, metrics, datasets, models, _reference(title)):
+        lines += ["", f"## {dataset}", ""]
+        lines += ["| " + " | ".join(header) + " |", "| --- | --- |" + " ---: |" * (len(header) - 2)]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
         if notes:
-            lines += [""] + notes
+            lines += [""] + [f"- {note}" for note in notes]
     return "\n".join(lines) + "\n"
+
+
+def render_html(
+    tidy: pd.DataFrame,
+    paper_table: PaperTable,
+    metrics: Sequence[str],
+    datasets: Sequence[str] = (),
+    models: Sequence[str] = (),
+    title: str = PAPER_TITLE,
+) -> str:
+    """The same comparison as a standalone HTML page (the Snakemake report shows it inline)."""
+    metrics = [m for m in metrics if m in {"recall", "ndcg", "precision"}]
+    merged = compare(tidy, paper_table, metrics)
+    esc = html.escape
+    parts = [
+        HTML_HEAD.replace("vlmrec comparison table", "vlmrec: ours next to the reference"),
+        f"<h1>Our results next to {esc(title)}</h1>",
+        f'<p class="legend">{esc(_intro(tidy, paper_table, merged, title))}</p>',
+    ]
+    for dataset, header, rows, notes in _blocks(merged, metrics, datasets, models, _reference(title)):
+        parts.append(f'<h2>{esc(dataset)}</h2>\n<table class="vlmrec">')
+        parts.append("<tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>")
+        for row in rows:
+            cells = [f"<td>{esc(c)}</td>" for c in row[:2]] + [
+                f'<td class="value">{esc(c)}</td>' for c in row[2:]
+            ]
+            parts.append("<tr>" + "".join(cells) + "</tr>")
+        parts.append("</table>")
+        parts += [f'<p class="legend">{esc(note)}</p>' for note in notes]
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
 
 
 def write_paper_comparison(
@@ -108,8 +166,13 @@ def write_paper_comparison(
     metrics: Sequence[str],
     datasets: Sequence[str] = (),
     models: Sequence[str] = (),
+    title: str = PAPER_TITLE,
+    html_output: str | Path | None = None,
 ) -> str:
+    """paper_comparison.md (and, with `html_output`, the same as HTML); returns the Markdown."""
     tidy = pd.read_csv(table_csv)
-    text = render(tidy, paper_table, metrics, datasets, models)
+    text = render(tidy, paper_table, metrics, datasets, models, title)
     write_text(output, text)
+    if html_output is not None:
+        write_text(html_output, render_html(tidy, paper_table, metrics, datasets, models, title))
     return text

@@ -3,6 +3,11 @@
 The paper reports single runs; these tests say whether a gap between two feature sets of the same
 (dataset, model) block is larger than what the users' spread explains. Each comparison pairs the
 two cells' per-user test values (each user's value averaged over seeds first).
+
+Three references per feature: the baseline feature (Original), the block's best feature, and the
+dataset's tuned ID-only **LightGCN** cell ("does this feature help at all over collaborative
+filtering alone?", ``comparison: vs_lightgcn``, reference ``lightgcn``). All distinct pairs of a
+(dataset, model, metric@k) block, the LightGCN ones included, form its Holm family.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from scipy import stats
 from vlmrec.report.cells import Cell, load_per_user
 
 log = logging.getLogger(__name__)
+
+# The ID-only model every feature-based cell is also tested against (its cells' feature is "id").
+ID_REFERENCE_MODEL = "lightgcn"
 
 # Bootstrap resamples are drawn in chunks so memory stays ~ n_users * _CHUNK_CELLS / n_users values.
 _CHUNK_CELLS = 4_000_000
@@ -108,7 +116,7 @@ class Comparison:
     k: int
     feature: str
     reference: str
-    comparison: str  # "vs_baseline" | "vs_best"
+    comparison: str  # "vs_baseline" | "vs_best" | "vs_lightgcn"
     n_users: int
     mean_feature: float
     mean_reference: float
@@ -147,8 +155,10 @@ def block_comparisons(
     alpha: float,
     bootstrap_samples: int,
     seed: int,
+    id_reference: Cell | None = None,
 ) -> list[Comparison]:
-    """Every feature vs `baseline` and vs the block's best, Holm-corrected across the block.
+    """Every feature vs `baseline`, vs the block's best and vs `id_reference` (the dataset's tuned
+    LightGCN cell, when given and usable), Holm-corrected across the block.
 
     The Holm family is the set of distinct pairs tested in this (dataset, model, metric@k) block;
     when the best feature is the baseline the two comparisons are the same test, counted once.
@@ -164,9 +174,14 @@ def block_comparisons(
         for reference, kind in ((baseline, "vs_baseline"), (best, "vs_best")):
             if reference is not None and reference in usable and feature != reference:
                 wanted.append((feature, reference, kind))
+    per_user = {f: load_per_user(c, key) for f, c in usable.items()}
+    if id_reference is not None and id_reference.ok and id_reference.per_user_path.exists():
+        if ID_REFERENCE_MODEL in per_user:
+            raise ValueError(f"a feature is named '{ID_REFERENCE_MODEL}', the ID-only reference's label")
+        per_user[ID_REFERENCE_MODEL] = load_per_user(id_reference, key)
+        wanted += [(feature, ID_REFERENCE_MODEL, "vs_lightgcn") for feature in usable]
     if not wanted:
         return []
-    per_user = {f: load_per_user(c, key) for f, c in usable.items()}
     # One test per unordered pair; stored as (first, second) and mirrored for the reverse order.
     tests: dict[frozenset[str], tuple[str, float, float, float, float]] = {}
     rows: list[Comparison] = []
@@ -224,8 +239,21 @@ def significance_table(
         blocks.setdefault((cell.dataset, cell.model), []).append(cell)
     rows: list[dict] = []
     for (dataset, model), block in blocks.items():
+        id_reference = _id_reference(blocks.get((dataset, ID_REFERENCE_MODEL), []), model)
         for metric, k in metric_keys:
-            for row in block_comparisons(block, metric, k, baseline, alpha, bootstrap_samples, seed):
+            comparisons = block_comparisons(
+                block, metric, k, baseline, alpha, bootstrap_samples, seed, id_reference
+            )
+            for row in comparisons:
                 rows.append(asdict(row))
             log.info("significance %s/%s %s@%d done", dataset, model, metric, k)
     return pd.DataFrame(rows, columns=SIGNIFICANCE_COLUMNS)
+
+
+def _id_reference(lightgcn_cells: Sequence[Cell], model: str) -> Cell | None:
+    """The dataset's tuned LightGCN cell, for every other model's block (None for LightGCN's own)."""
+    if model == ID_REFERENCE_MODEL or not lightgcn_cells:
+        return None
+    if len(lightgcn_cells) > 1:
+        log.warning("%d LightGCN cells for one dataset; testing against the first", len(lightgcn_cells))
+    return lightgcn_cells[0]

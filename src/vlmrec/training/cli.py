@@ -12,16 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from vlmrec.config import load_config
-from vlmrec.training.grid import (
-    NO_FEATURE,
-    PointFiles,
-    cell_files,
-    cell_job,
-    point_by_name,
-    point_job,
-    point_names,
-    select_cell,
-)
+from vlmrec.layout import NO_FEATURE, Layout, layout_of, model_strategies
+from vlmrec.training.points import point_by_name, point_names
 from vlmrec.utils.logs import setup_logging
 
 
@@ -64,27 +56,43 @@ def _training_section(config: dict[str, Any], args: argparse.Namespace) -> dict[
     return training
 
 
+def _check_names(config: dict[str, Any], args: argparse.Namespace) -> None:
+    """An unknown dataset, model or feature names the configured ones."""
+    for kind, name, known in (
+        ("datasets", args.dataset, list(config["datasets"])),
+        ("models", args.model, list(config["models"])),
+    ):
+        if name not in known:
+            raise ValueError(
+                f"{args.config}: {kind}.{name} is not configured; configured: {', '.join(known)}"
+            )
+    features = model_strategies(config, args.model)
+    if args.feature not in features:
+        raise ValueError(f"--feature {args.feature}: {args.model} trains on {', '.join(features)}")
+
+
 def run(args: argparse.Namespace) -> int:
+    from vlmrec.training.grid import PointFiles, cell_files, cell_job, point_job, select_cell
+
     setup_logging(args.log)
     config = load_config(args.config)
-    if args.model not in config["models"]:
-        raise ValueError(f"{args.config}: models.{args.model} is not configured")
-    if args.dataset not in config["datasets"]:
-        raise ValueError(f"{args.config}: datasets.{args.dataset} is not configured")
+    _check_names(config, args)
     model_config = config["models"][args.model]
     grid = model_config["grid"]
     if args.list_points:
         print("\n".join(point_names(grid)))
         return 0
-    results = Path(args.results_dir or config.get("results_dir", "results"))
-    out_dir = Path(args.out or results / args.dataset / "runs" / args.model / args.feature)
-    interactions = args.interactions or results / args.dataset / "interactions.parquet"
+    layout = Layout(args.results_dir) if args.results_dir else layout_of(config)
+    cell = (args.dataset, args.model, args.feature)
+    out_dir = Path(args.out or layout.cell_dir(*cell))
+    interactions = args.interactions or layout.data_file(args.dataset, "interactions")
     feature_dir = None
     if args.feature != NO_FEATURE:
-        feature_dir = args.features_dir or results / args.dataset / "features" / args.feature
+        feature_dir = args.features_dir or layout.feature_dir(args.dataset, args.feature)
     training = _training_section(config, args)
     meta = {"dataset": args.dataset, "feature": args.feature}
     points_dir = out_dir / "points"
+    cell_out = cell_files(out_dir)
     if args.point:
         point = point_by_name(grid, args.point)
         out = PointFiles.in_dir(points_dir, args.point)
@@ -94,8 +102,8 @@ def run(args: argparse.Namespace) -> int:
         missing = [str(p.result) for p in points if not p.result.exists()]
         if missing:
             raise FileNotFoundError(f"grid points not finished: {', '.join(missing)}")
-        select_cell(points, cell_files(out_dir), training["select_on"], training["valid_metric"], meta)
+        select_cell(points, cell_out, training["select_on"], training["valid_metric"], meta)
     else:
         params = model_config["params"]
-        cell_job(interactions, feature_dir, args.model, params, grid, training, cell_files(out_dir), meta)
+        cell_job(interactions, feature_dir, args.model, params, grid, training, cell_out, meta)
     return 0

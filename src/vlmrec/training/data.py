@@ -50,12 +50,15 @@ class SplitData:
 
     def interaction_data(self) -> InteractionData:
         """What a model may see: sizes and the unique training (user, item) pairs."""
-        keys = np.unique(self.train_users * np.int64(self.n_items) + self.train_items)
+        keys, counts = np.unique(
+            self.train_users * np.int64(self.n_items) + self.train_items, return_counts=True
+        )
         return InteractionData(
             n_users=self.n_users,
             n_items=self.n_items,
             train_users=keys // self.n_items,
             train_items=keys % self.n_items,
+            train_counts=counts.astype(np.float64),
         )
 
     def describe(self) -> str:

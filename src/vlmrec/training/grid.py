@@ -16,7 +16,6 @@ point in one process through the same two functions.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import logging
 import math
 import shutil
@@ -31,9 +30,20 @@ import pandas as pd
 import torch
 
 from vlmrec.evaluation.metrics import metric_keys
+from vlmrec.evaluation.slices import compute_slices, mean_slices
+from vlmrec.layout import CELL_FILES, POINT_TO_CELL, point_files_in
 from vlmrec.models.registry import get_model_class
+from vlmrec.serving import (
+    IdMaps,
+    load_id_maps,
+    rebuild_model,
+    test_recommendations,
+    write_recommendations,
+)
+from vlmrec.training.checkpoint import Checkpointing
 from vlmrec.training.data import SplitData, load_features, load_interactions
-from vlmrec.training.trainer import RunResult, TrainSettings, curve_columns, train_run
+from vlmrec.training.points import grid_points, point_by_name, point_name, point_names  # noqa: F401 (old path)
+from vlmrec.training.trainer import RunResult, TrainSettings, curve_columns, round_metric, train_run
 from vlmrec.utils.io import atomic_path, content_hash, read_json, write_json, write_parquet
 from vlmrec.utils.runtime import cpu_threads
 
@@ -43,51 +53,23 @@ log = logging.getLogger(__name__)
 NO_FEATURE = "id"
 
 
-def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
-    """Every combination, in MMRec's product order (the grid's key order, last key fastest)."""
-    for key, values in grid.items():
-        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
-            raise ValueError(f"grid.{key}: must be a non-empty list of values")
-    keys = list(grid)
-    return [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
-
-
-def point_name(point: Mapping[str, Any]) -> str:
-    """A readable, filesystem-safe name such as ``dropout0.8_reg_weight1e-05``."""
-    if not point:
-        return "default"
-    return "_".join(f"{key}{value!r}" for key, value in point.items())
-
-
-def point_names(grid: Mapping[str, Sequence[Any]]) -> list[str]:
-    names = [point_name(p) for p in grid_points(grid)]
-    if len(set(names)) != len(names):
-        raise ValueError(f"grid {dict(grid)} has duplicate values")
-    return names
-
-
-def point_by_name(grid: Mapping[str, Sequence[Any]], name: str) -> dict[str, Any]:
-    for point in grid_points(grid):
-        if point_name(point) == name:
-            return point
-    raise ValueError(f"grid point '{name}' is not in the grid {dict(grid)}")
-
-
 @dataclass(frozen=True)
 class PointFiles:
-    """The four files of one grid point (or, with other names, of a cell)."""
+    """The files of one grid point (or, with other names, of a cell).
+
+    ``recommendations``: the top-k lists of the test users from the first seed's best epoch
+    (vlmrec.serving); None writes none (older callers).
+    """
 
     result: Path
     per_user: Path
     curve: Path
     checkpoint: Path
+    recommendations: Path | None = None
 
     @classmethod
     def in_dir(cls, directory: str | Path, name: str) -> PointFiles:
-        d = Path(directory)
-        return cls(
-            d / f"{name}.json", d / f"{name}.per_user_test.parquet", d / f"{name}.curve.csv", d / f"{name}.pt"
-        )
+        return cls(**{role: Path(path) for role, path in point_files_in(str(directory), name).items()})
 
 
 # --------------------------------------------------------------------------------------------- points
@@ -102,13 +84,18 @@ def run_point(
     out: PointFiles,
     meta: Mapping[str, Any] | None = None,
     key: str | None = None,
+    id_maps: IdMaps | None = None,
 ) -> dict[str, Any]:
     """Train one grid point for every seed and write its files; returns the point's JSON."""
     merged = {**params, **point}
     runs: list[RunResult] = []
+    resume_files = []
     for seed in seeds:
         log.info("model %s point %s seed %d", model, point_name(point), seed)
-        run = train_run(model, merged, data, features, settings, seed)
+        resume = resume_checkpoint(out, model, merged, data, features, settings, seed)
+        resume_files.append(resume)
+        run = train_run(model, merged, data, features, settings, seed, checkpointing=resume)
+        run.slices = run_slices(run, data, settings)
         if runs:
             run.best_state = None  # only the first seed's weights are kept (best.pt)
         runs.append(run)
@@ -122,13 +109,69 @@ def run_point(
         "feature_dims": {name: int(m.shape[1]) for name, m in (features or {}).items()},
         "n_users": data.n_users,
         "n_items": data.n_items,
+        "metric_decimals": settings.metric_decimals,  # the grid winner is chosen at this rounding
     }
     _write_per_user(out.per_user, runs, settings.topk)
     _write_curve(out.curve, runs, settings.topk)
     with atomic_path(out.checkpoint) as tmp:
         torch.save(runs[0].best_state or {}, tmp)
+    _write_recommendations(out, model, merged, data, features, settings, runs[0], id_maps)
     write_json(out.result, result)  # last: its presence means the point is complete
+    for resume in resume_files:
+        resume.remove()
     return result
+
+
+def run_slices(run: RunResult, data: SplitData, settings: TrainSettings) -> dict[str, Any]:
+    """The run's test metrics per item-popularity / user-activity slice (empty without a result)."""
+    if run.test_per_user is None or run.test_per_user.top_items is None:
+        return {}
+    return compute_slices(
+        run.test_per_user,
+        (data.train_users, data.train_items),
+        data.split("test"),
+        data.n_users,
+        data.n_items,
+        settings.topk,
+        settings.slices,
+    )
+
+
+def resume_checkpoint(
+    out: PointFiles,
+    model: str,
+    params: Mapping[str, Any],
+    data: SplitData,
+    features: Mapping[str, np.ndarray] | None,
+    settings: TrainSettings,
+    seed: int,
+) -> Checkpointing:
+    """A run's per-epoch resume file next to its point's outputs, keyed by the run's content."""
+    path = out.result.parent / f".{out.result.stem}.seed{seed}.resume.pt"
+    return Checkpointing(path, _cell_key(model, params, data, features, settings, [seed]))
+
+
+def _write_recommendations(
+    out: PointFiles,
+    model: str,
+    params: Mapping[str, Any],
+    data: SplitData,
+    features: Mapping[str, np.ndarray] | None,
+    settings: TrainSettings,
+    run: RunResult,
+    id_maps: IdMaps | None,
+) -> None:
+    """Top-max(topk) lists of the test users from the first seed's best weights (empty without any)."""
+    if out.recommendations is None:
+        return
+    k = max(settings.topk)
+    if run.best_state:
+        scorer = rebuild_model(model, params, data, features, run.best_state, settings.device)
+        frame = test_recommendations(scorer, data, k, settings.eval_batch_size, id_maps)
+    else:  # no evaluated epoch (e.g. a non-finite loss at once): an empty table of the same schema
+        frame = pd.DataFrame({c: pd.Series(dtype="int64") for c in ("user_id", "rank", "item_id")})
+        frame["score"] = pd.Series(dtype="float32")
+    write_recommendations(out.recommendations, frame)
 
 
 def _write_per_user(path: Path, runs: Sequence[RunResult], topk: Sequence[int]) -> None:
@@ -166,13 +209,22 @@ def point_score(point_result: Mapping[str, Any], select_on: str, metric: str) ->
     return float(np.mean(values))
 
 
-def choose_winner(point_results: Sequence[Mapping[str, Any]], select_on: str, metric: str) -> int:
-    """Index of the best point (first one on ties, as MMRec's strict '>')."""
+def choose_winner(
+    point_results: Sequence[Mapping[str, Any]], select_on: str, metric: str, decimals: int | None = None
+) -> int:
+    """Index of the best point (first one on ties, as MMRec's strict '>').
+
+    Scores are rounded to ``decimals`` first (MMRec compares its 4-decimal metrics, so points equal to
+    4 decimals tie and the earlier one wins); without ``decimals``, the ``metric_decimals`` the points
+    were trained with (stored in their JSON; 4 when absent), ``None`` there meaning full precision.
+    """
     if not point_results:
         raise ValueError("no grid points to choose from")
+    if decimals is None:
+        decimals = point_results[0].get("metric_decimals", 4)
     best_index, best_score = 0, -math.inf
     for index, result in enumerate(point_results):
-        score = point_score(result, select_on, metric)
+        score = round_metric(point_score(result, select_on, metric), decimals)
         if score > best_score:
             best_index, best_score = index, score
     return best_index
@@ -235,6 +287,14 @@ def cell_metrics(
         ],
         "grid": grid,
         "feature_dims": best.get("feature_dims", {}),
+        # Test metrics per item-popularity / user-activity slice, mean over seeds (evaluation/slices.py).
+        "slices": mean_slices([run.get("slices", {}) for run in runs]),
+        # best.pt holds the first seed's weights at its best epoch (vlmrec.serving rebuilds it).
+        "checkpoint": {
+            "file": "best.pt",
+            "seed": runs[0]["seed"] if runs else None,
+            "best_epoch": runs[0]["best_epoch"] if runs else None,
+        },
         "wall_time_s": round(sum(run["wall_time_s"] for run in all_runs), 3),
         "device": runs[0]["device"] if runs else "cpu",
     }
@@ -259,7 +319,10 @@ def select_cell(
         (points[winner].per_user, out.per_user),
         (points[winner].curve, out.curve),
         (points[winner].checkpoint, out.checkpoint),
+        (points[winner].recommendations, out.recommendations),
     ):
+        if source is None or target is None:
+            continue
         with atomic_path(target) as tmp:
             shutil.copyfile(source, tmp)
     write_json(out.result, metrics)
@@ -277,6 +340,7 @@ def train_cell(
     select_on: str,
     out: PointFiles,
     meta: Mapping[str, Any] | None = None,
+    id_maps: IdMaps | None = None,
 ) -> dict[str, Any]:
     """Every grid point in this process (``grid_jobs: single``), then the same selection.
 
@@ -294,7 +358,8 @@ def train_cell(
         if _finished(point_files, key):
             log.info("point %s: reusing the finished result in %s", point_name(point), scratch)
         else:
-            run_point(model, params, point, data, features, settings, seeds, point_files, meta, key=key)
+            args = (model, params, point, data, features, settings, seeds, point_files, meta)
+            run_point(*args, key=key, id_maps=id_maps)
         files.append(point_files)
     metrics = select_cell(files, out, select_on, settings.valid_metric, meta)
     shutil.rmtree(scratch)
@@ -322,6 +387,8 @@ def _cell_key(
 
 def _finished(files: PointFiles, key: str) -> bool:
     if not all(p.exists() for p in (files.result, files.per_user, files.curve, files.checkpoint)):
+        return False
+    if files.recommendations is not None and not files.recommendations.exists():
         return False
     try:
         return read_json(files.result).get("key") == key
@@ -355,6 +422,32 @@ def _job_setup(training: Mapping[str, Any], threads: int | None) -> tuple[TrainS
     return TrainSettings.from_mapping(training), seeds
 
 
+@dataclass
+class _Job:
+    """What every training job loads before it trains (both job layouts)."""
+
+    settings: TrainSettings
+    seeds: list[int]
+    data: SplitData
+    features: dict[str, np.ndarray] | None
+    meta: Mapping[str, Any]
+    id_maps: IdMaps | None
+
+
+def _load_job(
+    interactions: str | Path,
+    feature_dir: str | Path | None,
+    model: str,
+    training: Mapping[str, Any],
+    meta: Mapping[str, Any],
+    threads: int | None,
+) -> _Job:
+    settings, seeds = _job_setup(training, threads)
+    data, features = load_cell_inputs(interactions, feature_dir, model)
+    meta = _rebuild_meta(meta, interactions, feature_dir, features, settings)
+    return _Job(settings, seeds, data, features, meta, load_id_maps(Path(interactions).parent))
+
+
 def point_job(
     interactions: str | Path,
     feature_dir: str | Path | None,
@@ -367,9 +460,19 @@ def point_job(
     threads: int | None = None,
 ) -> dict[str, Any]:
     """One grid point, every seed (``grid_jobs: separate``)."""
-    settings, seeds = _job_setup(training, threads)
-    data, features = load_cell_inputs(interactions, feature_dir, model)
-    return run_point(model, params, point, data, features, settings, seeds, out, meta)
+    job = _load_job(interactions, feature_dir, model, training, meta, threads)
+    return run_point(
+        model,
+        params,
+        point,
+        job.data,
+        job.features,
+        job.settings,
+        job.seeds,
+        out,
+        job.meta,
+        id_maps=job.id_maps,
+    )
 
 
 def cell_job(
@@ -384,13 +487,39 @@ def cell_job(
     threads: int | None = None,
 ) -> dict[str, Any]:
     """Every grid point in one job, then the selection (``grid_jobs: single``)."""
-    settings, seeds = _job_setup(training, threads)
-    data, features = load_cell_inputs(interactions, feature_dir, model)
-    select_on = training.get("select_on", "valid")
-    return train_cell(model, params, grid, data, features, settings, seeds, select_on, out, meta)
+    job = _load_job(interactions, feature_dir, model, training, meta, threads)
+    select_on = training["select_on"]
+    data, features, settings, seeds, meta, id_maps = (
+        job.data,
+        job.features,
+        job.settings,
+        job.seeds,
+        job.meta,
+        job.id_maps,
+    )
+    return train_cell(
+        model, params, grid, data, features, settings, seeds, select_on, out, meta, id_maps=id_maps
+    )
+
+
+def _rebuild_meta(
+    meta: Mapping[str, Any],
+    interactions: str | Path,
+    feature_dir: str | Path | None,
+    features: Mapping[str, np.ndarray] | None,
+    settings: TrainSettings,
+) -> dict[str, Any]:
+    """What `python -m vlmrec evaluate/recommend` needs besides best.pt (goes into metrics.json)."""
+    inputs: dict[str, Any] = {"interactions": str(interactions), "feature_dir": None}
+    if features is not None and feature_dir is not None:
+        manifest = Path(feature_dir) / "manifest.json"
+        inputs["feature_dir"] = str(feature_dir)
+        content = read_json(manifest).get("content_hash") if manifest.exists() else None
+        inputs["features_content_hash"] = content
+    return {**meta, "inputs": inputs, "settings": asdict(settings)}
 
 
 def cell_files(cell_dir: str | Path) -> PointFiles:
     """The cell outputs of docs/ARCHITECTURE.md inside ``results/{dataset}/runs/{model}/{feature}``."""
     d = Path(cell_dir)
-    return PointFiles(d / "metrics.json", d / "per_user_test.parquet", d / "curve.csv", d / "best.pt")
+    return PointFiles(**{role: d / CELL_FILES[cell_role] for role, cell_role in POINT_TO_CELL.items()})

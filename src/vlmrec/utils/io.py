@@ -65,6 +65,12 @@ def write_parquet(path: str | Path, frame: Any) -> None:
         frame.to_parquet(tmp, index=False)
 
 
+def write_csv(path: str | Path, frame: Any) -> None:
+    """Write a pandas DataFrame to CSV atomically (no index)."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()

@@ -16,8 +16,8 @@ from vlmrec.features.shards import EncodeJob, EncodeResult, encode_resumable
 # VLM2Vec's Qwen2-VL image placeholder (src/model/processor.py, VLM_IMAGE_TOKENS[QWEN2_VL]); the
 # encoder expands it to the image's grid of tokens. No <|vision_start|>/<|vision_end|>, no chat
 # template: VLM2Vec feeds the raw prompt.
-IMAGE_TOKEN = "<|image_pad|>"
-TEXT_FIELD = "{text}"
+from vlmrec.features.specs import IMAGE_TOKEN, TEXT_FIELD
+from vlmrec.features.specs import check_template as check_spec_template
 
 
 def fill_prompt(template: str, text: str, with_image: bool = True) -> str:
@@ -35,13 +35,7 @@ def fill_prompt(template: str, text: str, with_image: bool = True) -> str:
 
 def check_template(template: str, *, image: bool, text: bool, key: str) -> None:
     """A prompt template must carry exactly one image placeholder / a {text} field when needed."""
-    count = template.count(IMAGE_TOKEN)
-    if image and count != 1:
-        raise ValueError(f"features.prompts.{key} must contain {IMAGE_TOKEN} exactly once (found {count})")
-    if not image and count:
-        raise ValueError(f"features.prompts.{key} is text-only and must not contain {IMAGE_TOKEN}")
-    if text and TEXT_FIELD not in template:
-        raise ValueError(f"features.prompts.{key} must contain the field {TEXT_FIELD}")
+    check_spec_template(f"features.prompts.{key}", template, image=image, text=text)
 
 
 def image_paths(ctx: BuildContext) -> list[str | None]:
@@ -127,8 +121,19 @@ def shard_fields(results: dict[str, EncodeResult]) -> dict[str, Any]:
     }
 
 
-def vlm2vec_build(ctx: BuildContext, modality: str, *, image: bool, text: bool, missing: str) -> Any:
-    """The four VLM2Vec strategies: fill the prompt per item, encode, handle missing images.
+def vlm2vec_build(
+    ctx: BuildContext,
+    modality: str,
+    *,
+    image: bool,
+    text: bool,
+    missing: str,
+    key: str = "vlm2vec",
+    template: str | None = None,
+) -> Any:
+    """The four VLM2Vec strategies (and declared `joint` ones): fill the prompt per item, encode,
+    handle missing images. `key`: the params entry with the encoder settings; `template`: the
+    prompt (default params["prompt"]).
 
     missing: "mean" — items without an image are not encoded and get the mean of the encoded
     rows (MMRec's rule for image features); "text_only" — they are encoded with the prompt minus
@@ -137,9 +142,9 @@ def vlm2vec_build(ctx: BuildContext, modality: str, *, image: bool, text: bool, 
     """
     from vlmrec.features.registry import BuildResult
 
-    template = ctx.params["prompt"]
+    template = ctx.params["prompt"] if template is None else template
     check_template(template, image=image, text=text, key=ctx.strategy)
-    settings = ctx.params["vlm2vec"]
+    settings = ctx.params[key]
     texts = item_texts(ctx.items)
     paths = image_paths(ctx) if image else [None] * ctx.n_items
     present = np.array([p is not None for p in paths])
@@ -154,7 +159,7 @@ def vlm2vec_build(ctx: BuildContext, modality: str, *, image: bool, text: bool, 
     rows = np.flatnonzero(encode_rows)
     result = encode(
         ctx,
-        "vlm2vec",
+        key,
         modality,
         [prompts[i] for i in rows],
         [paths[i] for i in rows],

@@ -5,25 +5,20 @@ The other reading of the paper's "Dual: concat(Visual, Textual), 3072-d".
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
-from vlmrec.features.registry import BuildContext, BuildResult, StrategySpec
-from vlmrec.features.strategies._reuse import load_reused, reuse_fields
+from vlmrec.features.strategies._families import reuse_strategy
 
-SPEC = StrategySpec(
-    name="dual_concat",
-    modalities=("fused",),
-    encodes=False,
-    description="fused: concat(visual, textual), a single modality",
-    reuses=("visual", "textual"),
+if TYPE_CHECKING:
+    import numpy as np
+
+
+def _concat(image: np.ndarray, text: np.ndarray) -> dict[str, np.ndarray]:
+    import numpy as np
+
+    return {"fused": np.concatenate([image, text], axis=1)}
+
+
+SPEC, build = reuse_strategy(
+    "dual_concat", ("fused",), "fused: concat(visual, textual), a single modality", _concat
 )
-
-
-def build(ctx: BuildContext) -> BuildResult:
-    visual, visual_manifest = load_reused(ctx, "visual")
-    textual, textual_manifest = load_reused(ctx, "textual")
-    fused = np.concatenate([visual["image"], textual["text"]], axis=1)
-    return BuildResult(
-        arrays={"fused": fused},
-        manifest=reuse_fields({"visual": visual_manifest, "textual": textual_manifest}),
-    )

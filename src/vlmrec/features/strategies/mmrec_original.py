@@ -8,11 +8,14 @@ text: all-MiniLM-L6-v2 (384-d) over MMRec's template
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
-from vlmrec.features.amazon_cnn import read_image_features
-from vlmrec.features.registry import BuildContext, BuildResult, StrategySpec
-from vlmrec.features.strategies._common import encode, mean_fill, shard_fields
+from vlmrec.features.specs import StrategySpec
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from vlmrec.features.registry import BuildContext, BuildResult
 
 SPEC = StrategySpec(
     name="mmrec_original",
@@ -22,6 +25,7 @@ SPEC = StrategySpec(
     raw_inputs=("image_features.b",),
     encoders=("mmrec_text",),
     required_dataset_keys=("image_features_url",),
+    needs_text=True,
 )
 
 TEXT_COLUMNS = ("title", "brand", "category_path", "description")
@@ -37,6 +41,10 @@ def mmrec_text(items: pd.DataFrame) -> list[str]:
 
 
 def build(ctx: BuildContext) -> BuildResult:
+    from vlmrec.features.amazon_cnn import read_image_features
+    from vlmrec.features.registry import BuildResult
+    from vlmrec.features.strategies._common import encode, mean_fill, shard_fields
+
     if ctx.raw_dir is None:
         raise ValueError("strategy 'mmrec_original' needs the dataset's raw/ folder")
     cnn_path = ctx.raw_dir / "image_features.b"

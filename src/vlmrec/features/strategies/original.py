@@ -6,10 +6,12 @@ normalisation); missing images get the mean ResNet vector.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
-from vlmrec.features.registry import BuildContext, BuildResult, StrategySpec
-from vlmrec.features.strategies._common import encode, image_paths, item_texts, mean_fill, shard_fields
+from vlmrec.features.specs import StrategySpec
+
+if TYPE_CHECKING:
+    from vlmrec.features.registry import BuildContext, BuildResult
 
 SPEC = StrategySpec(
     name="original",
@@ -17,10 +19,17 @@ SPEC = StrategySpec(
     encodes=True,
     description="image: ResNet-50 pooled 2048-d; text: BERT 768-d",
     encoders=("resnet", "text"),
+    needs_text=True,
+    needs_images=True,
 )
 
 
 def build(ctx: BuildContext) -> BuildResult:
+    import numpy as np
+
+    from vlmrec.features.registry import BuildResult
+    from vlmrec.features.strategies._common import encode, image_paths, item_texts, mean_fill, shard_fields
+
     paths = image_paths(ctx)
     present = np.array([p is not None for p in paths])
     rows = np.flatnonzero(present)

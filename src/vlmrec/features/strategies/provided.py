@@ -5,9 +5,12 @@ The data stage copies them into results/{dataset}/raw/; MMRec's released data ru
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
-from vlmrec.features.registry import BuildContext, BuildResult, StrategySpec
+from vlmrec.features.specs import StrategySpec
+
+if TYPE_CHECKING:
+    from vlmrec.features.registry import BuildContext, BuildResult
 
 SPEC = StrategySpec(
     name="provided",
@@ -20,6 +23,10 @@ SPEC = StrategySpec(
 
 
 def build(ctx: BuildContext) -> BuildResult:
+    import numpy as np
+
+    from vlmrec.features.registry import BuildResult
+
     if ctx.raw_dir is None:
         raise ValueError("strategy 'provided' needs the dataset's raw/ folder")
     arrays = {}
