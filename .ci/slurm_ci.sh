@@ -8,8 +8,8 @@
 # /dev/null): GPU-tagged jobs get a real GPU allocation and are serialised like on a one-GPU node,
 # but nothing runs on a GPU. The node advertises generous CPUs/memory (SlurmdParameters=
 # config_overrides) so that profiles/slurm's real-dataset requests are schedulable here; the
-# demo's jobs are tiny. No cgroups (containers have none to spare). Recipe and measured timings:
-# ../shared/reference/snakemake-slurm-notes.md section 3.
+# demo's jobs are tiny. No cgroups (containers have none to spare). A one-node recipe: slurmctld and slurmd on
+# localhost, munge, a count-only gres for the fake GPU.
 set -euo pipefail
 DIR=${SLURM_CI_DIR:-/tmp/slurm-ci}
 HOST=$(hostname -s)

@@ -13,7 +13,7 @@ import torch
 from vlmrec.training import trainer as trainer_module
 from vlmrec.training.checkpoint import Checkpointing
 from vlmrec.training.data import SplitData, from_frame
-from vlmrec.training.grid import PointFiles, resume_checkpoint, run_point
+from vlmrec.training.grid import PointFiles, RunInputs, resume_checkpoint, run_point
 from vlmrec.training.trainer import RunResult, TrainSettings, train_run
 from vlmrec.utils.io import read_json
 
@@ -158,9 +158,9 @@ def test_grid_point_resumes_and_removes_its_checkpoint(
         patch.setattr(trainer_module, "_train_epoch", dying_in_second_seed)
         with pytest.raises(Preempted):
             run_point("freedom", params, point, data, features, SETTINGS, seeds, out)
-    merged = {**params, **point}
-    first = resume_checkpoint(out, "freedom", merged, data, features, SETTINGS, 7)
-    second = resume_checkpoint(out, "freedom", merged, data, features, SETTINGS, 8)
+    inputs = RunInputs("freedom", {**params, **point}, data, features, SETTINGS)
+    first = resume_checkpoint(out, inputs, 7)
+    second = resume_checkpoint(out, inputs, 8)
     assert first.path.is_file() and second.path.is_file() and first.key != second.key
     assert not out.result.exists()  # the point is not complete
 

@@ -53,21 +53,14 @@ CONFIG = {
 }
 
 
+def snakemake_cmd(workdir: Path, *args: str) -> list[str]:
+    """Snakemake on the fixture Snakefile with the working directory's config.yaml."""
+    base = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "-d", str(workdir)]
+    return [*base, "--configfile", str(workdir / "config.yaml"), *args]
+
+
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(SNAKEFILE),
-        "-d",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config.yaml"),
-        "--cores",
-        "1",
-        *args,
-    ]
+    cmd = snakemake_cmd(workdir, "--cores", "1", *args)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -136,21 +129,7 @@ def test_partial_table_uses_finished_cells_only(workdir: Path) -> None:
     try:
         # `aggregate` needs every cell; the partial table does not.
         dry = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "snakemake",
-                "-s",
-                str(SNAKEFILE),
-                "-d",
-                str(workdir),
-                "--configfile",
-                str(workdir / "config.yaml"),
-                "-n",
-                "--forcerun",
-                "aggregate",
-                "aggregate",
-            ],
+            snakemake_cmd(workdir, "-n", "--forcerun", "aggregate", "aggregate"),
             capture_output=True,
             text=True,
             timeout=120,

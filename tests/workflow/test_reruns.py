@@ -29,6 +29,8 @@ from workflow_helpers import (
     write_yaml,
 )
 
+from vlmrec.layout import NO_FEATURE, cells, model_strategies
+
 pytestmark = pytest.mark.slow
 
 
@@ -38,7 +40,17 @@ def affected_strategies(changed: str, strategies: list[str]) -> set[str]:
 
 
 def feature_models(config: dict) -> list[str]:
-    return [m for m, entry in config["models"].items() if entry["features"]]
+    """Models trained on item features (read from the model classes, as the workflow does)."""
+    return [m for m in config["models"] if model_strategies(config, m) != [NO_FEATURE]]
+
+
+def cells_on(config: dict, datasets: set[str], features: set[str], models: set[str] | None = None) -> set:
+    """The configured cells (each model's `strategies` subset honoured) on these datasets/features."""
+    return {
+        (d, m, f)
+        for d, m, f in cells(config)
+        if d in datasets and f in features and (models is None or m in models)
+    }
 
 
 def jobs_of_stage(jobs: list[PlannedJob], stage: str) -> list[PlannedJob]:
@@ -74,7 +86,7 @@ def assert_prompt2_plan(jobs: list[PlannedJob], config: dict) -> None:
         j.describe() for j in extraction
     ]
     assert any("Params have changed" in j.reason for j in extraction), [j.reason for j in extraction]
-    expected_cells = {(d, m, f) for d in config["datasets"] for m in feature_models(config) for f in allowed}
+    expected_cells = cells_on(config, set(config["datasets"]), allowed)
     assert train_cells(jobs, config) == expected_cells
 
 
@@ -143,7 +155,7 @@ def test_prompt2_edit_runs_only_prompt2(demo_copy: DemoRun) -> None:
         assert before[manifest][1] != after[manifest][1], f"{manifest} did not change"
         prompt = json.loads((demo_copy.workdir / manifest).read_text())["prompt"]
         assert prompt == demo_copy.config["features"]["prompts"]["prompt2"]
-        for model in feature_models(demo_copy.config):
+        for _, model, _ in cells_on(demo_copy.config, {dataset}, {"prompt2"}):
             assert f"{results}/{dataset}/runs/{model}/prompt2/metrics.json" in touched
     assert f"{results}/table.csv" in touched
     assert dry_run(demo_copy.workdir, demo_copy.configfile) == [], "a second run would do more work"
@@ -158,7 +170,7 @@ def test_freedom_param_plans_only_freedom(demo_copy: DemoRun) -> None:
     jobs = dry_run(demo_copy.workdir, demo_copy.configfile)
     assert_only(jobs, lambda j: job_model(j) == "freedom", "FREEDOM hyper-parameter")
     config = demo_copy.config
-    expected = {(d, "freedom", f) for d in config["datasets"] for f in config["features"]["strategies"]}
+    expected = cells_on(config, set(config["datasets"]), set(config["features"]["strategies"]), {"freedom"})
     assert train_cells(jobs, config) == expected
     assert not jobs_of_stage(jobs, "features") and not jobs_of_stage(jobs, "data")
 
@@ -186,7 +198,7 @@ def test_third_dataset_plans_only_its_jobs(demo_copy: DemoRun) -> None:
     assert {
         job_feature(j) for j in jobs_of_stage(jobs, "features") if job_dataset(j, config) == new
     } >= strategies
-    expected = {(new, m, f) for m in feature_models(config) for f in strategies}
+    expected = cells_on(config, {new}, strategies)
     assert train_cells(jobs, config) >= expected
 
 
@@ -230,6 +242,6 @@ def test_deleted_file_rebuilds_only_its_branch(demo_copy: DemoRun, target: str) 
     other_datasets = [j for j in jobs if is_report_job(j) and j.wildcards.get("dataset", dataset) != dataset]
     assert not other_datasets, [j.describe() for j in other_datasets]
     assert any("Missing output files" in j.reason for j in jobs)
-    assert train_cells(jobs, config) == {
-        (dataset, m, f) for m in models & set(feature_models(config)) for f in features
-    }
+    assert train_cells(jobs, config) == cells_on(
+        config, {dataset}, features, models & set(feature_models(config))
+    )

@@ -205,9 +205,14 @@ def stage_rules(stage: str) -> set[str]:
     return set(RULE_NAME.findall((REPO / "workflow" / "rules" / f"{stage}.smk").read_text()))
 
 
+# Diagnostics rules that read every cell or feature set (tables and plots over a whole run).
+DIAGNOSTICS_AGGREGATES = {"diagnostics_table", "slices_table", "diagnostic_plots", "cold_table"}
+
+
 def is_report_job(job: PlannedJob) -> bool:
-    """Aggregation-level jobs: the report stage's rules and the target rule `all`."""
-    return job.rule == "all" or job.rule in stage_rules("report")
+    """Aggregation-level jobs: the report stage's rules, the diagnostics' cross-cell tables and plots
+    and the target rule `all`."""
+    return job.rule == "all" or job.rule in stage_rules("report") | DIAGNOSTICS_AGGREGATES
 
 
 def job_stage(job: PlannedJob) -> str:

@@ -1,4 +1,4 @@
-"""FREEDOM (Zhou & Shen, MM'23) as MMRec implements it (``../shared/reference/mmrec-protocol.md`` section 3).
+"""FREEDOM (Zhou & Shen, MM'23) as MMRec implements it (its ``src/models/freedom.py``).
 
 Frozen item-item kNN graph (binary, row-normalised, 0.1*image + 0.9*text) propagating the item ID
 embeddings once, a 2-layer LightGCN on the symmetric user-item graph, degree-sensitive edge pruning

@@ -2,8 +2,8 @@
 
 Everything here is sparse. Item-item kNN graphs are computed in row blocks (``block_rows`` rows of the
 cosine matrix at a time), and only the top-k of each row is kept, so a 63,000-item catalogue never
-holds an ``n_items x n_items`` matrix. The numerics follow MMRec (``../shared/reference/mmrec-protocol.md``
-sections 3 and 4): the same epsilons, the same float32/float64 steps and the same order of additions
+holds an ``n_items x n_items`` matrix. The numerics follow MMRec's FREEDOM and
+LATTICE: the same epsilons, the same float32/float64 steps and the same order of additions
 where it matters, so the graphs agree with MMRec's dense ones up to float rounding of row sums.
 
 A graph is handled as an :class:`Entries` triple (rows, cols, values) while it is being assembled

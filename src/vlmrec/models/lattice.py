@@ -1,4 +1,4 @@
-"""LATTICE (Zhang et al., MM'21) as MMRec implements it (``../shared/reference/mmrec-protocol.md`` section 4).
+"""LATTICE (Zhang et al., MM'21) as MMRec implements it (its ``src/models/lattice.py``).
 
 Fixed "original" kNN graphs on the raw features and a learned kNN graph on the 64-d projections, mixed
 by softmax modality weights: ``item_adj = (1-λ)·learned + λ·original``. The learned graph is rebuilt

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -141,16 +142,24 @@ def _ordered(values: Sequence[str], order: Sequence[str]) -> list[str]:
     return [v for v in order if v in values] + sorted(v for v in values if v not in order)
 
 
+@dataclass(frozen=True)
+class FigureSpec:
+    """What both figures of a dataset are drawn for: the metric and the panel / colour order."""
+
+    dataset: str
+    metric: str
+    k: int
+    models: Sequence[str]
+    strategies: Sequence[str]
+
+
 def _panels(
-    cells: Mapping[tuple[str, str], Mapping[str, Any]],
-    models: Sequence[str],
-    strategies: Sequence[str],
-    panel_width: float,
+    cells: Mapping[tuple[str, str], Mapping[str, Any]], spec: FigureSpec, panel_width: float
 ) -> tuple[Any, np.ndarray, list[str], list[str], dict[str, Any]]:
-    """One row of panels, one per model of `cells` (in `models` order), and the feature sets of
-    `cells` (in `strategies` order) with their colours: (figure, axes, models, features, colours)."""
-    panel_models = _ordered({m for m, _ in cells}, models)
-    features = _ordered({f for _, f in cells}, strategies)
+    """One row of panels, one per model of `cells` (in `spec.models` order), and the feature sets of
+    `cells` (in `spec.strategies` order) with their colours: (figure, axes, models, features, colours)."""
+    panel_models = _ordered({m for m, _ in cells}, spec.models)
+    features = _ordered({f for _, f in cells}, spec.strategies)
     n = max(1, len(panel_models))
     fig, axes = plt.subplots(1, n, figsize=(panel_width * n, 3.8))
     return fig, np.atleast_1d(axes), panel_models, features, feature_colors(features)
@@ -159,15 +168,11 @@ def _panels(
 def plot_agreement(
     diagnostics: Mapping[str, Mapping[str, Any]],
     cells: Mapping[tuple[str, str], Mapping[str, Any]],
-    metric: str,
-    k: int,
-    models: Sequence[str],
-    strategies: Sequence[str],
-    dataset: str,
+    spec: FigureSpec,
 ) -> Any:
     """Scatter of overlap@k (x) against the test metric (y), one panel per model."""
-    key = f"{metric}@{k}"
-    fig, axes, panel_models, features, colors = _panels(cells, models, strategies, panel_width=4.6)
+    metric, k, key = spec.metric, spec.k, f"{spec.metric}@{spec.k}"
+    fig, axes, panel_models, features, colors = _panels(cells, spec, panel_width=4.6)
     for ax, model in zip(axes, panel_models):
         xs, ys = [], []
         for feature in features:
@@ -196,7 +201,7 @@ def plot_agreement(
         ax.set_ylabel(f"test {metric_label(metric, k)}")
         ax.margins(x=0.2, y=0.2)
         ax.grid(alpha=0.3)
-    fig.suptitle(f"{dataset}: does agreement with behaviour predict the winning feature set?")
+    fig.suptitle(f"{spec.dataset}: does agreement with behaviour predict the winning feature set?")
     fig.tight_layout()
     return fig
 
@@ -205,17 +210,10 @@ def diagnostics_k(diagnostics: Mapping[str, Mapping[str, Any]]) -> int:
     return int(next(iter(diagnostics.values())).get("k", 10)) if diagnostics else 10
 
 
-def plot_popularity(
-    cells: Mapping[tuple[str, str], Mapping[str, Any]],
-    metric: str,
-    k: int,
-    models: Sequence[str],
-    strategies: Sequence[str],
-    dataset: str,
-) -> Any:
+def plot_popularity(cells: Mapping[tuple[str, str], Mapping[str, Any]], spec: FigureSpec) -> Any:
     """Grouped bars: the test metric per item-popularity bucket (x) per feature (colour), per model."""
-    key = f"{metric}@{k}"
-    fig, axes, panel_models, features, colors = _panels(cells, models, strategies, panel_width=5.2)
+    metric, k, key = spec.metric, spec.k, f"{spec.metric}@{spec.k}"
+    fig, axes, panel_models, features, colors = _panels(cells, spec, panel_width=5.2)
     for ax, model in zip(axes, panel_models):
         buckets: list[str] = []
         width = 0.8 / max(1, len(features))
@@ -238,7 +236,9 @@ def plot_popularity(
     handles, labels = axes[0].get_legend_handles_labels()
     if handles:
         fig.legend(handles, labels, loc="lower center", ncol=min(5, len(labels)), fontsize=8, frameon=False)
-    fig.suptitle(f"{dataset}: {metric_label(metric, k)} by item popularity in training (head = most popular)")
+    fig.suptitle(
+        f"{spec.dataset}: {metric_label(metric, k)} by item popularity in training (head = most popular)"
+    )
     legend_rows = math.ceil(len(labels) / 5) if handles else 0
     fig.tight_layout(rect=(0, 0.02 + 0.05 * legend_rows, 1, 1))
     return fig
@@ -264,9 +264,10 @@ def make_diagnostic_plots(
         cell = read_json(path)
         if cell.get("status") == "ok":
             cells[(cell["model"], cell["feature"])] = cell
+    spec = FigureSpec(dataset, metric, k, models, strategies)
     figures = {
-        "agreement": plot_agreement(diagnostics, cells, metric, k, models, strategies, dataset),
-        "popularity": plot_popularity(cells, metric, k, models, strategies, dataset),
+        "agreement": plot_agreement(diagnostics, cells, spec),
+        "popularity": plot_popularity(cells, spec),
     }
     for kind, fig in figures.items():
         save_figure(fig, *outputs[kind])

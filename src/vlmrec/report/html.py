@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from vlmrec.utils.cli import add_documented_parser
 from vlmrec.utils.io import atomic_path
 
 # The template line is `var rulegraph_spec = {{rulegraph}};` with the spec as one-line JSON.
@@ -112,11 +113,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """`python -m vlmrec tidy-report results/report.html`."""
-    parser = subparsers.add_parser(
-        "tidy-report",
-        help="one rule-graph node per rule in a `snakemake --report` HTML file (in place)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    helptext = "one rule-graph node per rule in a `snakemake --report` HTML file (in place)"
+    parser = add_documented_parser(subparsers, "tidy-report", helptext, __doc__)
     parser.add_argument("report", type=Path, help="the report.html written by snakemake --report")
     parser.set_defaults(func=_run)

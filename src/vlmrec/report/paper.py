@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -107,19 +108,33 @@ def _intro(tidy: pd.DataFrame, paper_table: PaperTable, merged: pd.DataFrame, ti
     )
 
 
-def render(
+@dataclass(frozen=True)
+class _Comparison:
+    """What both renderings (Markdown, HTML) show: our table merged with the reference's."""
+
+    intro: str
+    blocks: list[tuple[str, list[str], list[list[str]], list[str]]]
+    title: str
+
+
+def _comparison(
     tidy: pd.DataFrame,
     paper_table: PaperTable,
     metrics: Sequence[str],
-    datasets: Sequence[str] = (),
-    models: Sequence[str] = (),
-    title: str = PAPER_TITLE,
-) -> str:
-    """Markdown: one block per dataset with ours / paper / difference per metric."""
+    datasets: Sequence[str],
+    models: Sequence[str],
+    title: str,
+) -> _Comparison:
     metrics = [m for m in metrics if m in {"recall", "ndcg", "precision"}]
     merged = compare(tidy, paper_table, metrics)
-    lines = [f"# Our results next to {title}", "", _intro(tidy, paper_table, merged, title)]
-    for dataset, header, rows, notes in _blocks(merged, metrics, datasets, models, _reference(title)):
+    blocks = list(_blocks(merged, metrics, datasets, models, _reference(title)))
+    return _Comparison(_intro(tidy, paper_table, merged, title), blocks, title)
+
+
+def render(comparison: _Comparison) -> str:
+    """Markdown: one block per dataset with ours / paper / difference per metric."""
+    lines = [f"# Our results next to {comparison.title}", "", comparison.intro]
+    for dataset, header, rows, notes in comparison.blocks:
         lines += ["", f"## {dataset}", ""]
         lines += ["| " + " | ".join(header) + " |", "| --- | --- |" + " ---: |" * (len(header) - 2)]
         lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -128,24 +143,15 @@ def render(
     return "\n".join(lines) + "\n"
 
 
-def render_html(
-    tidy: pd.DataFrame,
-    paper_table: PaperTable,
-    metrics: Sequence[str],
-    datasets: Sequence[str] = (),
-    models: Sequence[str] = (),
-    title: str = PAPER_TITLE,
-) -> str:
+def render_html(comparison: _Comparison) -> str:
     """The same comparison as a standalone HTML page (the Snakemake report shows it inline)."""
-    metrics = [m for m in metrics if m in {"recall", "ndcg", "precision"}]
-    merged = compare(tidy, paper_table, metrics)
     esc = html.escape
     parts = [
         HTML_HEAD.replace("vlmrec comparison table", "vlmrec: ours next to the reference"),
-        f"<h1>Our results next to {esc(title)}</h1>",
-        f'<p class="legend">{esc(_intro(tidy, paper_table, merged, title))}</p>',
+        f"<h1>Our results next to {esc(comparison.title)}</h1>",
+        f'<p class="legend">{esc(comparison.intro)}</p>',
     ]
-    for dataset, header, rows, notes in _blocks(merged, metrics, datasets, models, _reference(title)):
+    for dataset, header, rows, notes in comparison.blocks:
         parts.append(f'<h2>{esc(dataset)}</h2>\n<table class="vlmrec">')
         parts.append("<tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>")
         for row in rows:
@@ -170,9 +176,9 @@ def write_paper_comparison(
     html_output: str | Path | None = None,
 ) -> str:
     """paper_comparison.md (and, with `html_output`, the same as HTML); returns the Markdown."""
-    tidy = pd.read_csv(table_csv)
-    text = render(tidy, paper_table, metrics, datasets, models, title)
+    comparison = _comparison(pd.read_csv(table_csv), paper_table, metrics, datasets, models, title)
+    text = render(comparison)
     write_text(output, text)
     if html_output is not None:
-        write_text(html_output, render_html(tidy, paper_table, metrics, datasets, models, title))
+        write_text(html_output, render_html(comparison))
     return text

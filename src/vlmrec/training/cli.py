@@ -14,16 +14,13 @@ from typing import Any
 from vlmrec.config import load_config
 from vlmrec.layout import NO_FEATURE, Layout, layout_of, model_strategies
 from vlmrec.training.points import point_by_name, point_names
+from vlmrec.utils.cli import add_documented_parser
 from vlmrec.utils.logs import setup_logging
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "train",
-        help="train one (dataset, model, feature) cell: its grid, seeds and selection",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    helptext = "train one (dataset, model, feature) cell: its grid, seeds and selection"
+    parser = add_documented_parser(subparsers, "train", helptext, __doc__)
     parser.add_argument("--config", default="config/config.yaml", help="workflow config (validated)")
     parser.add_argument("--dataset", required=True, help="dataset name (a key of `datasets`)")
     parser.add_argument("--model", required=True, help="model name (a key of `models`)")

@@ -72,6 +72,17 @@ class PointFiles:
         return cls(**{role: Path(path) for role, path in point_files_in(str(directory), name).items()})
 
 
+@dataclass(frozen=True)
+class RunInputs:
+    """What a point's runs are trained from: what its resume files and cell key hash."""
+
+    model: str
+    params: Mapping[str, Any]
+    data: SplitData
+    features: Mapping[str, np.ndarray] | None
+    settings: TrainSettings
+
+
 # --------------------------------------------------------------------------------------------- points
 def run_point(
     model: str,
@@ -88,11 +99,12 @@ def run_point(
 ) -> dict[str, Any]:
     """Train one grid point for every seed and write its files; returns the point's JSON."""
     merged = {**params, **point}
+    inputs = RunInputs(model, merged, data, features, settings)
     runs: list[RunResult] = []
     resume_files = []
     for seed in seeds:
         log.info("model %s point %s seed %d", model, point_name(point), seed)
-        resume = resume_checkpoint(out, model, merged, data, features, settings, seed)
+        resume = resume_checkpoint(out, inputs, seed)
         resume_files.append(resume)
         run = train_run(model, merged, data, features, settings, seed, checkpointing=resume)
         run.slices = run_slices(run, data, settings)
@@ -115,7 +127,7 @@ def run_point(
     _write_curve(out.curve, runs, settings.topk)
     with atomic_path(out.checkpoint) as tmp:
         torch.save(runs[0].best_state or {}, tmp)
-    _write_recommendations(out, model, merged, data, features, settings, runs[0], id_maps)
+    _write_recommendations(out, inputs, runs[0], id_maps)
     write_json(out.result, result)  # last: its presence means the point is complete
     for resume in resume_files:
         resume.remove()
@@ -137,37 +149,25 @@ def run_slices(run: RunResult, data: SplitData, settings: TrainSettings) -> dict
     )
 
 
-def resume_checkpoint(
-    out: PointFiles,
-    model: str,
-    params: Mapping[str, Any],
-    data: SplitData,
-    features: Mapping[str, np.ndarray] | None,
-    settings: TrainSettings,
-    seed: int,
-) -> Checkpointing:
+def resume_checkpoint(out: PointFiles, inputs: RunInputs, seed: int) -> Checkpointing:
     """A run's per-epoch resume file next to its point's outputs, keyed by the run's content."""
     path = out.result.parent / f".{out.result.stem}.seed{seed}.resume.pt"
-    return Checkpointing(path, _cell_key(model, params, data, features, settings, [seed]))
+    return Checkpointing(path, _cell_key(inputs, [seed]))
 
 
 def _write_recommendations(
-    out: PointFiles,
-    model: str,
-    params: Mapping[str, Any],
-    data: SplitData,
-    features: Mapping[str, np.ndarray] | None,
-    settings: TrainSettings,
-    run: RunResult,
-    id_maps: IdMaps | None,
+    out: PointFiles, inputs: RunInputs, run: RunResult, id_maps: IdMaps | None
 ) -> None:
     """Top-max(topk) lists of the test users from the first seed's best weights (empty without any)."""
     if out.recommendations is None:
         return
+    settings = inputs.settings
     k = max(settings.topk)
     if run.best_state:
-        scorer = rebuild_model(model, params, data, features, run.best_state, settings.device)
-        frame = test_recommendations(scorer, data, k, settings.eval_batch_size, id_maps)
+        scorer = rebuild_model(
+            inputs.model, inputs.params, inputs.data, inputs.features, run.best_state, settings.device
+        )
+        frame = test_recommendations(scorer, inputs.data, k, settings.eval_batch_size, id_maps)
     else:  # no evaluated epoch (e.g. a non-finite loss at once): an empty table of the same schema
         frame = pd.DataFrame({c: pd.Series(dtype="int64") for c in ("user_id", "rank", "item_id")})
         frame["score"] = pd.Series(dtype="float32")
@@ -350,7 +350,7 @@ def train_cell(
     """
     started = time.perf_counter()
     scratch = out.result.parent / ".points"
-    base_key = _cell_key(model, params, data, features, settings, seeds)
+    base_key = _cell_key(RunInputs(model, params, data, features, settings), seeds)
     files = []
     for point in grid_points(grid):
         point_files = PointFiles.in_dir(scratch, point_name(point))
@@ -367,22 +367,17 @@ def train_cell(
     return metrics
 
 
-def _cell_key(
-    model: str,
-    params: Mapping[str, Any],
-    data: SplitData,
-    features: Mapping[str, np.ndarray] | None,
-    settings: TrainSettings,
-    seeds: Sequence[int],
-) -> str:
+def _cell_key(inputs: RunInputs, seeds: Sequence[int]) -> str:
     digest = hashlib.sha256()
     for name in ("train", "valid", "test"):
-        for array in data.split(name):
+        for array in inputs.data.split(name):
             digest.update(np.ascontiguousarray(array, dtype=np.int64).tobytes())
-    for name, matrix in sorted((features or {}).items()):
+    for name, matrix in sorted((inputs.features or {}).items()):
         digest.update(name.encode())
         digest.update(np.ascontiguousarray(matrix).tobytes())
-    return content_hash(model, dict(params), asdict(settings), list(seeds), digest.hexdigest())
+    return content_hash(
+        inputs.model, dict(inputs.params), asdict(inputs.settings), list(seeds), digest.hexdigest()
+    )
 
 
 def _finished(files: PointFiles, key: str) -> bool:
