@@ -165,12 +165,13 @@ def job_feature(job: PlannedJob) -> str | None:
             return job.wildcards[key]
     for out in job.outputs:
         parts = Path(out).parts
-        for marker in ("features", "mmrec", "runs"):
+        for marker in ("features", "mmrec", "runs", "cold", "diagnostics"):
             if marker in parts:
                 i = parts.index(marker)
-                offset = 2 if marker == "runs" else 1  # runs/<model>/<feature>
+                offset = 2 if marker in ("runs", "cold") else 1  # runs|cold/<model>/<feature>
                 if i + offset < len(parts):
-                    return parts[i + offset]
+                    # diagnostics/<strategy>.json names the feature set by its file name
+                    return Path(parts[i + offset]).stem if marker == "diagnostics" else parts[i + offset]
     return None
 
 
@@ -179,8 +180,9 @@ def job_model(job: PlannedJob) -> str | None:
         return job.wildcards["model"]
     for out in job.outputs:
         parts = Path(out).parts
-        if "runs" in parts and parts.index("runs") + 1 < len(parts):
-            return parts[parts.index("runs") + 1]
+        for marker in ("runs", "cold"):  # runs|cold/<model>/<feature>/...
+            if marker in parts and parts.index(marker) + 2 < len(parts):
+                return parts[parts.index(marker) + 1]
     return None
 
 
@@ -221,9 +223,9 @@ def job_stage(job: PlannedJob) -> str:
     if is_report_job(job):
         return "report"
     parts = {part for out in job.outputs for part in Path(out).parts}
-    if parts & {"runs"}:
+    if parts & {"runs"} or job.rule == "train_cold":  # cold-start cells retrain the models
         return "train"
-    if parts & {"features", "mmrec", "models"}:
+    if parts & {"features", "mmrec", "models", "diagnostics"}:
         return "features"
     return "data"
 
